@@ -1,0 +1,1 @@
+"""The mtlspec grammar (``mtlspec.lark``), shipped as package data of ``mtlspec.grammar``."""

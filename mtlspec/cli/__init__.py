@@ -1,0 +1,66 @@
+"""`mtlspec` command line: a thin layer over the pipeline's public functions.
+
+Exit codes: 0 ok, 1 a check failed (budget, parity), 2 bad input or usage, 3 an internal bug.
+User errors are printed compiler-style, never as a Python traceback; set MTLSPEC_DEBUG=1 to
+see the traceback of an internal error.
+
+Each command lives in its own module of this package and is registered below; modules import
+their heavy dependencies (torch, onnxruntime) inside the command so `mtlspec validate` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from mtlspec import __version__
+from mtlspec.errors import MtlspecError
+
+INTERNAL_ERROR = 3
+
+
+class _Group(click.Group):
+    """A click group that turns mtlspec errors into exit codes instead of tracebacks."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except MtlspecError as err:
+            click.echo(err.render(), err=True)
+            ctx.exit(err.exit_code)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+        except BrokenPipeError:
+            # `mtlspec ... | head`: the reader went away; nothing left to say.
+            sys.stderr.close()
+            ctx.exit(0)
+        except Exception as err:
+            if os.environ.get("MTLSPEC_DEBUG"):
+                raise
+            click.echo(
+                f"internal error: {type(err).__name__}: {err}\n"
+                "this is a bug in mtlspec; run again with MTLSPEC_DEBUG=1 for a traceback",
+                err=True,
+            )
+            ctx.exit(INTERNAL_ERROR)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="mtlspec")
+def main() -> None:
+    """Multi-task learning architectures as declarative specs."""
+
+
+def _register() -> None:
+    from mtlspec.cli import spec_commands
+
+    for command in spec_commands.COMMANDS:
+        main.add_command(command)
+
+
+_register()

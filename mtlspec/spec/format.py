@@ -1,0 +1,212 @@
+"""IR → canonical spec text (`mtlspec fmt`).
+
+One IR has one text: items in a fixed order, task sets in task declaration order, edges
+sorted, two-space indentation, no blank lines. `parse(format(ir)) == ir` for every IR that
+text can express, and `format(parse(text)) == text` for canonical text. Comments collected by
+the parser are woven back in, so formatting never loses them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from mtlspec.spec import ir
+from mtlspec.spec.comments import END, EOF_PATH, Comments, Path_, Slot
+from mtlspec.spec.layout import ordered_groups
+
+INDENT = "  "
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
+_CUT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.([A-Za-z_][A-Za-z0-9_]*|\d+))*\Z")
+_RESERVED_VALUES = {"true", "false"}
+
+Line = tuple[int, Path_, str]  # (indent level, path for comments, text)
+
+
+def format(spec: ir.AnySpec, comments: Comments | None = None) -> str:  # noqa: A001
+    """Print a spec in canonical form.
+
+    Args:
+        spec: the IR.
+        comments: comments from `parse_document(...).comments`, to keep them.
+
+    Returns:
+        The text, ending in a newline.
+
+    Raises:
+        ValueError: a string in the IR holds a newline, which spec text cannot express.
+
+    Example:
+        >>> format(parse(text)) == text  # for canonical text  # doctest: +SKIP
+    """
+    body = {"model": _tree, "dag": _dag, "grouping": _grouping}[spec.kind](spec)
+    lines: list[Line] = [(0, (), f"{spec.kind} {spec.name} {{"), *body, (0, (END,), "}")]
+    return _weave(lines, comments or {})
+
+
+# ---------------------------------------------------------------------- values
+def number(value: int | float) -> str:
+    """A number as spec text (floats keep a `.0` so they read back as floats)."""
+    if isinstance(value, bool):
+        raise TypeError("booleans are not numbers")
+    return str(value) if isinstance(value, int) else repr(float(value))
+
+
+def compact(value: float) -> str:
+    """Budget figures: `40` rather than `40.0` (budgets are floats whatever is written)."""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def count(value: int) -> str:
+    for suffix, scale in (("G", 10**9), ("M", 10**6), ("K", 10**3)):
+        if value and value % scale == 0:
+            return f"{value // scale}{suffix}"
+    return str(value)
+
+
+def string(text: str) -> str:
+    if "\n" in text or "\r" in text:
+        raise ValueError(f"spec strings cannot hold line breaks: {text!r}")
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def value(v: ir.Value) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return number(v)
+    if isinstance(v, str):
+        return v if _NAME.match(v) and v not in _RESERVED_VALUES else string(v)
+    return "[" + ", ".join(value(item) for item in v) + "]"
+
+
+def args(kwargs: dict[str, ir.Value]) -> str:
+    if not kwargs:
+        return ""
+    return "(" + ", ".join(f"{k}={value(v)}" for k, v in kwargs.items()) + ")"
+
+
+def call(c: ir.Call) -> str:
+    return c.name + args(c.args)
+
+
+def ref(name: str) -> str:
+    return name if _DOTTED.match(name) else string(name)
+
+
+def task_set(group: Iterable[str], order: Sequence[str]) -> str:
+    names = ordered_groups([frozenset(group)], order)[0] if group else []
+    return "{" + ", ".join(names) + "}"
+
+
+# ---------------------------------------------------------------------- items
+def _input(spec: ir.AnySpec) -> Line:
+    inp = spec.input
+    dims = ", ".join(str(d) for d in inp.shape)
+    return (1, ("input",), f"input {inp.name}: {inp.dtype}[{dims}]")
+
+
+def _tasks(spec: ir.AnySpec) -> list[Line]:
+    lines: list[Line] = [(1, ("tasks",), "tasks {")]
+    for i, task in enumerate(spec.tasks):
+        lines.append((2, ("tasks", i), f"{task.name}: head {call(task.head)}"))
+    lines.append((1, ("tasks", END), "}"))
+    return lines
+
+
+def _budget(budget: ir.Budget | None) -> list[Line]:
+    if budget is None:
+        return []
+    parts = []
+    if budget.gflops is not None:
+        parts.append(f"gflops <= {compact(budget.gflops)}")
+    if budget.params is not None:
+        parts.append(f"params <= {count(budget.params)}")
+    if budget.units is not None:
+        parts.append(f"units <= {compact(budget.units)}")
+    inner = " " + "; ".join(parts) + " " if parts else " "
+    return [(1, ("budget",), "budget {" + inner + "}")]
+
+
+def _backbone(bb: ir.Backbone) -> str:
+    options = []
+    if isinstance(bb.blocks, ir.CutAfter):
+        names = ", ".join(n if _CUT.match(n) else string(n) for n in bb.blocks.after)
+        options.append(f"blocks: [{names}]")
+    elif bb.blocks.count is not None:
+        options.append(f"blocks: auto({bb.blocks.count})")
+    if bb.allow_import:
+        options.append("allow_import: true")
+    body = " { " + "; ".join(options) + " }" if options else ""
+    return f"backbone {ref(bb.ref)}{args(bb.args)}{body}"
+
+
+def _tree(spec: ir.TreeSpec) -> list[Line]:
+    order = [t.name for t in spec.tasks]
+    lines: list[Line] = [_input(spec), (1, ("backbone",), _backbone(spec.backbone))]
+    if spec.init is not None:
+        lines.append((1, ("init",), f"init backbone {string(spec.init)}"))
+    if spec.weights is not None:
+        lines.append((1, ("weights",), f"weights {string(spec.weights)}"))
+    lines += _tasks(spec)
+    lines.append((1, ("layout",), "layout ["))
+    for r, row in enumerate(spec.layout):
+        groups = " ".join(task_set(g, order) for g in ordered_groups(row, order))
+        lines.append((2, ("layout", r), groups))
+    lines.append((1, ("layout", END), "]"))
+    return lines + _budget(spec.budget)
+
+
+def _dag(spec: ir.DagSpec) -> list[Line]:
+    c = spec.central
+    lines: list[Line] = [
+        _input(spec),
+        (1, ("central",), "central {"),
+        (2, ("central", "states"), f"states: {c.states}"),
+        (2, ("central", "flow"), f"flow: {c.flow}"),
+        (2, ("central", "stem"), f"stem: {call(c.stem)}"),
+        (2, ("central", "edge"), f"edge: {call(c.edge)}"),
+        (1, ("central", END), "}"),
+        *_tasks(spec),
+    ]
+    for i, topo in enumerate(spec.topologies):
+        items = [f"in: {' '.join(map(str, sorted(topo.read_in)))}"]
+        if topo.edges:
+            items.append("edges: " + " ".join(f"{a}->{b}" for a, b in sorted(topo.edges)))
+        items.append(f"out: {' '.join(map(str, sorted(topo.read_out)))}")
+        lines.append((1, ("topologies", i), f"topology {topo.task} {{ {'; '.join(items)} }}"))
+    return lines + _budget(spec.budget)
+
+
+def _grouping(spec: ir.GroupingSpec) -> list[Line]:
+    order = [t.name for t in spec.tasks]
+    lines: list[Line] = [_input(spec), *_tasks(spec)]
+    for i, net in enumerate(spec.networks):
+        net_args = args({"width": net.width, **net.args})
+        text = (
+            f"network {net.name}: {ref(net.backbone)}{net_args} "
+            f"trains {task_set(net.trains, order)} serves {task_set(net.serves, order)}"
+        )
+        lines.append((1, ("networks", i), text))
+    return lines + _budget(spec.budget)
+
+
+# ---------------------------------------------------------------------- comments
+def _weave(lines: list[Line], comments: Comments) -> str:
+    printed = {path for _, path, _ in lines}
+    leftover = [slot for path, slot in comments.items() if path not in printed and path != EOF_PATH]
+    out: list[str] = []
+    for level, path, text in lines:
+        pad = INDENT * level
+        slot = comments.get(path, Slot())
+        if path == (END,):  # comments we could not place go before the closing brace
+            for extra in leftover:
+                out += [INDENT + c for c in extra.leading + extra.trailing]
+        out += [pad + c for c in slot.leading]
+        out.append(pad + text + ("  " + " ".join(slot.trailing) if slot.trailing else ""))
+    eof = comments.get(EOF_PATH)
+    if eof:
+        out += eof.leading + eof.trailing
+    return "\n".join(out) + "\n"

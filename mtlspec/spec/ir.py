@@ -1,0 +1,196 @@
+"""The spec IR: frozen pydantic models, one discriminated union over the three spec kinds.
+
+The IR is what every stage exchanges: the parser produces it, validation checks it, the
+formatter prints it, the compiler builds models from it, and searches emit it (as JSON or as
+spec text). It holds no source positions: those live in a side table (`Document.spans`)
+keyed by IR path, so two IRs that mean the same architecture compare equal.
+
+Sets are frozensets wherever order carries no meaning (the tasks a layout group holds, the
+groups of a layout row, a topology's edges), so `{a, b}` and `{b, a}` give one IR; the
+formatter prints them in task declaration order. Task declaration order itself is kept: it is
+the output order of the compiled model.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, TypeAlias, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from typing_extensions import TypeAliasType
+
+# A keyword-argument value in a spec: number, string, boolean, or a list of values.
+Value = TypeAliasType("Value", Union[bool, int, float, str, tuple["Value", ...]])  # noqa: UP007
+
+TaskSet: TypeAlias = frozenset[str]
+
+
+class Node(BaseModel):
+    """Base of every IR node: immutable, no unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Call(Node):
+    """A head or op with keyword arguments, e.g. `aspp(classes=13, rates=[6, 12])`."""
+
+    name: str
+    args: dict[str, Value] = Field(default_factory=dict)
+
+
+class TensorInput(Node):
+    """The model input: `input image: float[1, 3, 224, 224]` (batch first)."""
+
+    name: str
+    dtype: str = "float"
+    shape: tuple[int, ...]
+
+
+class AutoBlocks(Node):
+    """`blocks: auto` (every detected block) or `blocks: auto(K)` (K FLOPs-balanced blocks)."""
+
+    kind: Literal["auto"] = "auto"
+    count: int | None = None
+
+
+class CutAfter(Node):
+    """`blocks: [layer1, layer2.1, layer3]`: cut the backbone after these modules/nodes."""
+
+    kind: Literal["after"] = "after"
+    after: tuple[str, ...]
+
+
+BlockSelection = Annotated[AutoBlocks | CutAfter, Field(discriminator="kind")]
+
+
+class Backbone(Node):
+    """A backbone reference: a registered name or `"pkg.module:callable"` (user code).
+
+    User code is imported only when `allow_import` is set (here or by a CLI flag).
+    """
+
+    ref: str
+    args: dict[str, Value] = Field(default_factory=dict)
+    blocks: BlockSelection = Field(default_factory=AutoBlocks)
+    allow_import: bool = False
+
+    @property
+    def block_count(self) -> int | None:
+        """The number of blocks, when the spec fixes it without running the detector."""
+        if isinstance(self.blocks, CutAfter):
+            return len(self.blocks.after) + 1
+        return self.blocks.count
+
+
+class Task(Node):
+    """One task and its head: `segment: head aspp(classes=13)`."""
+
+    name: str
+    head: Call
+
+
+class Budget(Node):
+    """Limits `mtlspec check` enforces. `units` (grouping specs): Σ network widths."""
+
+    gflops: float | None = None
+    params: int | None = None
+    units: float | None = None
+
+
+class TreeSpec(Node):
+    """A tree-structured multi-task model over B sequential backbone blocks.
+
+    `layout[i]` is the partition of the tasks at block i+1: each group shares one copy of
+    that block. Each row refines the row above (groups only split as depth grows).
+    """
+
+    kind: Literal["model"] = "model"
+    name: str
+    input: TensorInput
+    backbone: Backbone
+    tasks: tuple[Task, ...]
+    layout: tuple[frozenset[TaskSet], ...]
+    budget: Budget | None = None
+    init: str | None = None
+    weights: str | None = None
+
+
+class Central(Node):
+    """The DAG's central network: N hidden states, edges i→j allowed for 0 < j−i ≤ flow."""
+
+    states: int
+    flow: int
+    stem: Call
+    edge: Call
+
+
+class Topology(Node):
+    """One task's sub-graph of the central network (states numbered 1..N)."""
+
+    task: str
+    read_in: frozenset[int]
+    edges: frozenset[tuple[int, int]] = frozenset()
+    read_out: frozenset[int]
+
+
+class DagSpec(Node):
+    """Per-task topologies over a shared central network of hidden states."""
+
+    kind: Literal["dag"] = "dag"
+    name: str
+    input: TensorInput
+    central: Central
+    tasks: tuple[Task, ...]
+    topologies: tuple[Topology, ...]
+    budget: Budget | None = None
+
+
+class Network(Node):
+    """One network of a grouping spec: trained on `trains`, used at inference for `serves`."""
+
+    name: str
+    backbone: str
+    args: dict[str, Value] = Field(default_factory=dict)
+    width: float = 1.0
+    trains: TaskSet
+    serves: TaskSet
+
+
+class GroupingSpec(Node):
+    """Several networks, each trained on a task subset, each serving some of its tasks."""
+
+    kind: Literal["grouping"] = "grouping"
+    name: str
+    input: TensorInput
+    tasks: tuple[Task, ...]
+    networks: tuple[Network, ...]
+    budget: Budget | None = None
+
+
+Spec = Annotated[TreeSpec | DagSpec | GroupingSpec, Field(discriminator="kind")]
+AnySpec: TypeAlias = TreeSpec | DagSpec | GroupingSpec
+
+_SPEC_ADAPTER: TypeAdapter[AnySpec] = TypeAdapter(Spec)
+
+
+def from_json(data: str | bytes) -> AnySpec:
+    """Read an IR from JSON text (as written by `to_json` or by a search run).
+
+    Raises:
+        pydantic.ValidationError: the JSON does not describe a spec.
+    """
+    return _SPEC_ADAPTER.validate_json(data)
+
+
+def to_json(spec: AnySpec, *, indent: int | None = 2) -> str:
+    """The IR as JSON text (sets become sorted-by-insertion arrays)."""
+    return _SPEC_ADAPTER.dump_json(spec, indent=indent).decode()
+
+
+def json_schema() -> dict:
+    """JSON Schema of the IR (what `mtlspec schema` prints)."""
+    return _SPEC_ADAPTER.json_schema()
+
+
+def task_names(spec: AnySpec) -> tuple[str, ...]:
+    """The spec's task names in declaration order (= the compiled model's output order)."""
+    return tuple(task.name for task in spec.tasks)

@@ -1,0 +1,187 @@
+"""Spec text → IR, with a side table of source spans and the comments `fmt` must keep.
+
+Parsing is lark's LALR(1) over `grammar/mtlspec.lark`. Newlines end items inside `{ }` blocks
+and layout rows inside `layout [ ]`; inside `( )`, lists and task sets they are free. A small
+post-lexer decides which, so the grammar itself stays readable.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedInput
+
+from mtlspec.errors import SpecError, Span, raise_all
+from mtlspec.spec import ir
+from mtlspec.spec.build import Builder, Path_
+from mtlspec.spec.comments import Comments, attach_comments
+from mtlspec.spec.syntax_errors import describe_syntax_error
+
+MAX_NESTING = 32  # deeper bracket nesting is an error, not a stack overflow
+MAX_BYTES = 16 * 1024 * 1024  # a spec is a page of text; refuse to read a 16 MiB "spec"
+
+# A `{` opens a task set (newlines free) after these tokens; after anything else it opens a
+# block whose items end at newlines.
+_SET_OPENERS = {"LSQB", "_NL", "RBRACE", "VBAR", "COLON", "TRAINS", "SERVES", "SEMICOLON"}
+
+
+@dataclass
+class Document:
+    """A parsed spec with everything needed to report errors and format it back.
+
+    Attributes:
+        spec: the IR.
+        spans: IR path → source span (e.g. `("tasks", 0)`, `("layout", 2, frozenset(...))`).
+        comments: comments attached to the formatter's lines, so `fmt` keeps them.
+        source: the text.
+        filename: shown in error messages.
+    """
+
+    spec: ir.AnySpec
+    spans: dict[Path_, Span] = field(default_factory=dict)
+    comments: Comments = field(default_factory=dict)
+    source: str = ""
+    filename: str = "<string>"
+
+
+class _Newlines:
+    """Lark post-lexer: drop newlines inside brackets where they carry no meaning."""
+
+    always_accept = ("_NL",)
+
+    def process(self, stream):
+        stack: list[bool] = []  # per open bracket: are newlines significant inside it?
+        prev = "_NL"
+        for tok in stream:
+            kind = tok.type
+            if kind == "_NL":
+                if stack and not stack[-1]:
+                    continue
+            elif kind in ("LBRACE", "LSQB", "LPAR"):
+                if len(stack) >= MAX_NESTING:
+                    raise SpecError(
+                        f"brackets nested more than {MAX_NESTING} deep",
+                        Span(tok.line, tok.column, tok.line, tok.column + 1),
+                        "a spec never needs this much nesting; is a closing bracket missing?",
+                    )
+                if kind == "LBRACE":
+                    stack.append(prev not in _SET_OPENERS)
+                else:
+                    stack.append(kind == "LSQB" and prev == "LAYOUT")
+            elif kind in ("RBRACE", "RSQB", "RPAR") and stack:
+                stack.pop()
+            prev = kind
+            yield tok
+
+
+@functools.lru_cache(maxsize=1)
+def _parser() -> Lark:
+    grammar = resources.files("mtlspec.grammar").joinpath("mtlspec.lark").read_text("utf-8")
+    return Lark(
+        grammar,
+        parser="lalr",
+        lexer="contextual",
+        postlex=_Newlines(),
+        propagate_positions=True,
+        maybe_placeholders=False,
+    )
+
+
+def _collect_comments(text: str) -> list[tuple[int, int, str]]:
+    """(line, column, text) of every `#` comment, found with the grammar's own lexer."""
+    out = []
+    for tok in _parser().lex(text, dont_ignore=True):
+        if tok.type == "COMMENT":
+            out.append((tok.line, tok.column, tok.value.rstrip()))
+    return out
+
+
+def syntax_tree(text: str) -> Tree:
+    """The raw lark tree of `text` (syntax errors raise lark's exceptions)."""
+    return _parser().parse(text)
+
+
+def parse_document(text: str, filename: str = "<string>") -> Document:
+    """Parse spec text into a `Document` (IR + spans + comments).
+
+    Args:
+        text: the spec.
+        filename: shown in error messages.
+
+    Returns:
+        The document; its `spec` is not yet validated (see `mtlspec.spec.validate`).
+
+    Raises:
+        SpecError, SpecErrors: syntax errors, or items the IR cannot hold (a missing
+            `layout`, a duplicated `input`, a non-integer where an integer belongs).
+
+    Example:
+        >>> doc = parse_document("model m { ... }")  # doctest: +SKIP
+    """
+    try:
+        tree = syntax_tree(text)
+    except UnexpectedInput as err:
+        raise describe_syntax_error(err, text, _parser()).located(filename, text) from None
+    except SpecError as err:
+        raise err.located(filename, text) from None
+    builder = Builder()
+    spec = builder.build(tree)
+    raise_all(e.located(filename, text) for e in builder.errors)
+    assert spec is not None
+    comments = attach_comments(_collect_comments(text), builder.anchors, text)
+    return Document(spec, builder.spans, comments, text, filename)
+
+
+def parse(text: str, filename: str = "<string>") -> ir.AnySpec:
+    """Parse spec text into its IR.
+
+    Raises:
+        SpecError, SpecErrors: see `parse_document`.
+
+    Example:
+        >>> spec = parse(Path("specs/nyuv2_resnet34.mtl").read_text())  # doctest: +SKIP
+    """
+    return parse_document(text, filename).spec
+
+
+def read_text(path: str) -> tuple[str, str]:
+    """Read a spec file (`-` is standard input) as UTF-8; return (display name, text).
+
+    Raises:
+        SpecError: the file is missing, unreadable, too large or not UTF-8.
+    """
+    name = "<stdin>" if path == "-" else path
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read(MAX_BYTES + 1)
+        else:
+            with open(path, "rb") as fh:
+                data = fh.read(MAX_BYTES + 1)
+    except OSError as err:
+        raise SpecError(f"cannot read {name}: {err.strerror or err}", filename=name) from None
+    if len(data) > MAX_BYTES:
+        raise SpecError(f"{name} is larger than {MAX_BYTES // 2**20} MiB", filename=name)
+    try:
+        return name, data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        text = data[: err.start].decode("utf-8")
+        line = text.count("\n") + 1
+        column = len(text) - (text.rfind("\n") + 1) + 1
+        raise SpecError(
+            f"not UTF-8 text: byte 0x{data[err.start]:02x} cannot be decoded",
+            Span.point(line, column),
+            "save the spec as UTF-8",
+            filename=name,
+            source=text,
+        ) from None
+
+
+def load(path: str | Path) -> Document:
+    """Read and parse a spec file (`-` for standard input)."""
+    name, text = read_text(str(path))
+    return parse_document(text, name)

@@ -1,0 +1,46 @@
+"""One-line facts about a spec, for tables (`mtlspec validate --summary`, `make demo`)."""
+
+from __future__ import annotations
+
+from mtlspec.spec import ir
+from mtlspec.spec.format import compact, count
+
+
+def structure(spec: ir.AnySpec) -> str:
+    """What the architecture looks like, in a few words."""
+    if isinstance(spec, ir.TreeSpec):
+        branches = sum(len(row) - len(prev) for prev, row in zip(spec.layout, spec.layout[1:]))
+        roots = len(spec.layout[0]) if spec.layout else 0
+        return (f"{spec.backbone.ref}, {len(spec.layout)} blocks, {roots} root"
+                f"{'s' * (roots != 1)}, {branches} split{'s' * (branches != 1)}")
+    if isinstance(spec, ir.DagSpec):
+        edges = len(frozenset().union(*(t.edges for t in spec.topologies)))
+        return (f"{spec.central.states} states, flow {spec.central.flow}, "
+                f"{edges} distinct edges in use")
+    units = sum(net.width for net in spec.networks)
+    return f"{len(spec.networks)} networks, {compact(units)} units"
+
+
+def budget_text(budget: ir.Budget | None) -> str:
+    if budget is None:
+        return "-"
+    parts = []
+    if budget.gflops is not None:
+        parts.append(f"≤{compact(budget.gflops)} GFLOPs")
+    if budget.params is not None:
+        parts.append(f"≤{count(budget.params)} params")
+    if budget.units is not None:
+        parts.append(f"≤{compact(budget.units)} units")
+    return ", ".join(parts) or "-"
+
+
+def summarize(spec: ir.AnySpec, filename: str) -> dict[str, str]:
+    """A table row: file, kind, name, tasks, structure, budget."""
+    return {
+        "file": filename,
+        "kind": spec.kind,
+        "name": spec.name,
+        "tasks": ", ".join(ir.task_names(spec)),
+        "structure": structure(spec),
+        "budget": budget_text(spec.budget),
+    }
