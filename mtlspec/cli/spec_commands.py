@@ -14,7 +14,9 @@ from mtlspec.spec import format as format_spec
 from mtlspec.spec import ir, load, validate
 from mtlspec.spec.summary import summarize
 
-FILES = click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True))
+FILES = click.argument(
+    "files", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True)
+)
 
 
 def _errors_of(err: MtlspecError) -> list[MtlspecError]:

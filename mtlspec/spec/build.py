@@ -13,7 +13,7 @@ from typing import Any
 
 from lark import Token, Tree
 
-from mtlspec.errors import SpecError, Span
+from mtlspec.errors import Span, SpecError
 from mtlspec.spec import ir
 from mtlspec.spec.comments import Anchor
 from mtlspec.spec.layout import Branch, BranchError, rows_from_branches, show_set

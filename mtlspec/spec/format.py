@@ -24,7 +24,7 @@ _RESERVED_VALUES = {"true", "false"}
 Line = tuple[int, Path_, str]  # (indent level, path for comments, text)
 
 
-def format(spec: ir.AnySpec, comments: Comments | None = None) -> str:  # noqa: A001
+def format(spec: ir.AnySpec, comments: Comments | None = None) -> str:
     """Print a spec in canonical form.
 
     Args:

@@ -13,6 +13,7 @@ the output order of the compiled model.
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Literal, TypeAlias, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -89,7 +90,11 @@ class Task(Node):
 
 
 class Budget(Node):
-    """Limits `mtlspec check` enforces. `units` (grouping specs): Σ network widths."""
+    """Limits `mtlspec check` enforces.
+
+    `units` counts cost in single-task networks, TreeMTL's "N models" budget: for a tree, its
+    FLOPs ÷ the FLOPs of one task's own backbone-plus-head; for a grouping, Σ network widths.
+    """
 
     gflops: float | None = None
     params: int | None = None
@@ -169,7 +174,12 @@ class GroupingSpec(Node):
 Spec = Annotated[TreeSpec | DagSpec | GroupingSpec, Field(discriminator="kind")]
 AnySpec: TypeAlias = TreeSpec | DagSpec | GroupingSpec
 
-_SPEC_ADAPTER: TypeAdapter[AnySpec] = TypeAdapter(Spec)
+
+
+@functools.cache
+def _adapter() -> TypeAdapter[AnySpec]:
+    # Built on first use: validating a spec file never needs it, and it costs start-up time.
+    return TypeAdapter(Spec)
 
 
 def from_json(data: str | bytes) -> AnySpec:
@@ -178,17 +188,17 @@ def from_json(data: str | bytes) -> AnySpec:
     Raises:
         pydantic.ValidationError: the JSON does not describe a spec.
     """
-    return _SPEC_ADAPTER.validate_json(data)
+    return _adapter().validate_json(data)
 
 
 def to_json(spec: AnySpec, *, indent: int | None = 2) -> str:
     """The IR as JSON text (sets become sorted-by-insertion arrays)."""
-    return _SPEC_ADAPTER.dump_json(spec, indent=indent).decode()
+    return _adapter().dump_json(spec, indent=indent).decode()
 
 
 def json_schema() -> dict:
     """JSON Schema of the IR (what `mtlspec schema` prints)."""
-    return _SPEC_ADAPTER.json_schema()
+    return _adapter().json_schema()
 
 
 def task_names(spec: AnySpec) -> tuple[str, ...]:

@@ -49,7 +49,8 @@ def rows_from_branches(
             last block, or names a task twice.
 
     Example:
-        >>> rows = rows_from_branches(["a", "b", "c"], [Branch(1, (frozenset("ab"), frozenset("c")))], 2)
+        >>> split = Branch(1, (frozenset("ab"), frozenset("c")))
+        >>> rows = rows_from_branches(["a", "b", "c"], [split], 2)
         >>> [sorted(map(sorted, r)) for r in rows]
         [[['a', 'b', 'c']], [['a', 'b'], ['c']]]
     """

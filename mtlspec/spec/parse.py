@@ -8,15 +8,16 @@ post-lexer decides which, so the grammar itself stays readable.
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from lark import Lark, Token, Tree
+from lark import Lark, Tree
 from lark.exceptions import UnexpectedInput
 
-from mtlspec.errors import SpecError, Span, raise_all
+from mtlspec.errors import Span, SpecError, raise_all
 from mtlspec.spec import ir
 from mtlspec.spec.build import Builder, Path_
 from mtlspec.spec.comments import Comments, attach_comments
@@ -27,7 +28,9 @@ MAX_BYTES = 16 * 1024 * 1024  # a spec is a page of text; refuse to read a 16 Mi
 
 # A `{` opens a task set (newlines free) after these tokens; after anything else it opens a
 # block whose items end at newlines.
-_SET_OPENERS = {"LSQB", "_NL", "RBRACE", "VBAR", "COLON", "TRAINS", "SERVES", "SEMICOLON"}
+_SET_OPENERS = {"LSQB", "_SEP", "RBRACE", "VBAR", "COLON", "TRAINS", "SERVES"}
+# Comments, found outside strings (strings never span lines).
+_COMMENT_OR_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*')
 
 
 @dataclass
@@ -50,17 +53,17 @@ class Document:
 
 
 class _Newlines:
-    """Lark post-lexer: drop newlines inside brackets where they carry no meaning."""
+    """Lark post-lexer: drop line breaks inside brackets where they carry no meaning."""
 
-    always_accept = ("_NL",)
+    always_accept = ("_SEP",)
 
     def process(self, stream):
         stack: list[bool] = []  # per open bracket: are newlines significant inside it?
-        prev = "_NL"
+        prev = "_SEP"
         for tok in stream:
             kind = tok.type
-            if kind == "_NL":
-                if stack and not stack[-1]:
+            if kind == "_SEP":
+                if stack and not stack[-1] and ";" not in tok.value:
                     continue
             elif kind in ("LBRACE", "LSQB", "LPAR"):
                 if len(stack) >= MAX_NESTING:
@@ -93,11 +96,14 @@ def _parser() -> Lark:
 
 
 def _collect_comments(text: str) -> list[tuple[int, int, str]]:
-    """(line, column, text) of every `#` comment, found with the grammar's own lexer."""
+    """(line, column, text) of every `#` comment of a text that parsed."""
     out = []
-    for tok in _parser().lex(text, dont_ignore=True):
-        if tok.type == "COMMENT":
-            out.append((tok.line, tok.column, tok.value.rstrip()))
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        if "#" not in line:
+            continue
+        for match in _COMMENT_OR_STRING.finditer(line):
+            if match.group().startswith("#"):
+                out.append((line_no, match.start() + 1, match.group().rstrip()))
     return out
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from mtlspec.spec import ir
 from mtlspec.spec.format import compact, count
 
@@ -9,7 +11,7 @@ from mtlspec.spec.format import compact, count
 def structure(spec: ir.AnySpec) -> str:
     """What the architecture looks like, in a few words."""
     if isinstance(spec, ir.TreeSpec):
-        branches = sum(len(row) - len(prev) for prev, row in zip(spec.layout, spec.layout[1:]))
+        branches = sum(len(b) - len(a) for a, b in pairwise(spec.layout))
         roots = len(spec.layout[0]) if spec.layout else 0
         return (f"{spec.backbone.ref}, {len(spec.layout)} blocks, {roots} root"
                 f"{'s' * (roots != 1)}, {branches} split{'s' * (branches != 1)}")

@@ -13,7 +13,7 @@ import functools
 from lark import Lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
-from mtlspec.errors import SpecError, Span
+from mtlspec.errors import Span, SpecError
 
 _HEAD = "model m {\n  input x: float[1, 3, 8, 8]\n  backbone convnet\n"
 _TASKS = "  tasks { a: head linear(classes=2) }\n"
@@ -188,7 +188,7 @@ def _examples() -> dict[str, list[str]]:
 
 
 _FRIENDLY = {
-    "_NL": "end of line", "$END": "end of file", "NAME": "a name", "NUMBER": "a number",
+    "_SEP": "end of line or `;`", "$END": "end of file", "NAME": "a name", "NUMBER": "a number",
     "STRING": "a quoted string", "LBRACE": "`{`", "RBRACE": "`}`", "LSQB": "`[`",
     "RSQB": "`]`", "LPAR": "`(`", "RPAR": "`)`", "COLON": "`:`", "SEMICOLON": "`;`",
     "COMMA": "`,`", "VBAR": "`|`", "EQUAL": "`=`", "DOT": "`.`", "_ARROW": "`->`",
@@ -203,7 +203,7 @@ def friendly(terminal: str) -> str:
 
 def _found(err: UnexpectedToken) -> str:
     tok = err.token
-    if tok.type in ("$END", "_NL"):
+    if tok.type in ("$END", "_SEP"):
         return friendly(tok.type)
     if tok.type in ("NAME", "NUMBER", "STRING"):
         return f"{friendly(tok.type)[2:] if tok.type != 'NAME' else 'name'} `{tok.value}`"
@@ -237,7 +237,7 @@ def describe_syntax_error(err: UnexpectedInput, text: str, parser: Lark) -> Spec
     found = _found(err) if isinstance(err, UnexpectedToken) else "input"
     if label is not None:
         return SpecError(f"{label} (found {found})", span, EXAMPLES[label][0] or None)
-    expected = sorted({friendly(t) for t in getattr(err, "expected", ()) if t != "_NL"})
+    expected = sorted({friendly(t) for t in getattr(err, "expected", ()) if t != "_SEP"})
     listing = ", ".join(expected[:8]) + (", ..." if len(expected) > 8 else "")
     return SpecError(
         f"unexpected {found}" + (f"; expected {listing}" if listing else ""),

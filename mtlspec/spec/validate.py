@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mtlspec.errors import SpecError, Span, raise_all
+from mtlspec.errors import Span, SpecError, raise_all
 from mtlspec.spec import catalog, ir
 from mtlspec.spec.layout import refines, show_set
 
@@ -92,7 +92,8 @@ def _input(inp: ir.TensorInput) -> Iterator[Problem]:
 
 def _tasks(tasks: Sequence[ir.Task]) -> Iterator[Problem]:
     if not tasks:
-        yield Problem(("tasks",), "the spec declares no task", "add e.g. `a: head linear(classes=10)`")
+        yield Problem(("tasks",), "the spec declares no task",
+                      "add e.g. `a: head linear(classes=10)`")
     seen: set[str] = set()
     for i, task in enumerate(tasks):
         if task.name in seen:
@@ -101,7 +102,9 @@ def _tasks(tasks: Sequence[ir.Task]) -> Iterator[Problem]:
         yield from _call(task.head, catalog.HEADS, "head", ("tasks", i, "head"))
 
 
-def _call(c: ir.Call, known: dict[str, catalog.Signature], what: str, path: Path_) -> Iterator[Problem]:
+def _call(
+    c: ir.Call, known: dict[str, catalog.Signature], what: str, path: Path_
+) -> Iterator[Problem]:
     sig = known.get(c.name)
     if sig is None:
         hint = _did_you_mean(c.name, sorted(known)) or f"{what}s: " + ", ".join(sorted(known))
@@ -163,9 +166,9 @@ def _budget(spec: ir.AnySpec) -> Iterator[Problem]:
             continue
         if not math.isfinite(val) or val <= 0:
             yield Problem(("budget", key), f"budget `{key}` must be positive, got {val}")
-    if budget.units is not None and spec.kind != "grouping":
-        yield Problem(("budget", "units"), "`units` budgets apply to grouping specs only",
-                      "use `gflops` or `params`")
+    if budget.units is not None and spec.kind == "dag":
+        yield Problem(("budget", "units"), "`units` budgets apply to model and grouping specs",
+                      "a DAG has no single-task network to count in; use `gflops` or `params`")
 
 
 def _backbone_ref(ref: str, path: Path_) -> Iterator[Problem]:
