@@ -15,4 +15,7 @@ def print_table(title: str, rows: Sequence[dict[str, object]]) -> None:
         table.add_column(key)
     for row in rows:
         table.add_row(*(str(v) for v in row.values()))
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:  # logs and CI: do not squeeze columns into 80 characters
+        console = Console(width=160)
+    console.print(table)

@@ -7,6 +7,7 @@ express are left to `validate`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -134,13 +135,19 @@ class Builder:
         self.mark((*path, "name"), name_tok)
         return ir.Call(name=str(name_tok), args=self.args(rest[0] if rest else None, path))
 
-    def task_set(self, node: Tree, path: Path_) -> frozenset[str]:
-        names: list[str] = []
-        for tok in node.children:
-            if str(tok) in names:
-                self.error(f"task {tok} is listed twice in one set", tok)
-            names.append(str(tok))
+    def task_set(self, node: Tree | Token, path: Path_) -> frozenset[str]:
+        """A `{a, b}` set: one TASK_SET token when well-formed, else a `names` tree."""
+        if isinstance(node, Token):
+            names = _NAME_IN_SET.findall(node.value)
+        else:
+            names = [str(tok) for tok in node.children]
         group = frozenset(names)
+        if len(group) != len(names):
+            seen: set[str] = set()
+            for tok in _set_names(node):
+                if str(tok) in seen:
+                    self.error(f"task {tok} is listed twice in one set", tok)
+                seen.add(str(tok))
         self.mark((*path, group), node)
         return group
 
@@ -295,7 +302,7 @@ class Builder:
         names: list[str] = []
         for i, cut in enumerate(node.children):
             first = cut.children[0]
-            text = unquote(first) if first.type == "STRING" else ".".join(cut.children)
+            text = unquote(first) if first.type == "STRING" else str(first)
             self.mark(("backbone", "blocks", i), cut)
             names.append(text)
         return ir.CutAfter(after=tuple(names))
@@ -441,8 +448,8 @@ class Builder:
         self.mark((*path, "edges"), node)
         edges: list[tuple[int, int]] = []
         for edge in node.children:
-            pair = (self.integer(edge.children[0], "a state"),
-                    self.integer(edge.children[1], "a state"))
+            ends = _edge_ends(edge)
+            pair = (self.integer(ends[0], "a state"), self.integer(ends[1], "a state"))
             if pair in edges:
                 self.error(f"edge {pair[0]}->{pair[1]} is listed twice", edge)
             edges.append(pair)
@@ -478,6 +485,35 @@ class Builder:
 
     def _first(self, node: Tree, kind: str) -> Tree:
         return next(c for c in node.children if isinstance(c, Tree) and c.data == kind)
+
+
+_NAME_IN_SET = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_EDGE_END = re.compile(r"[+-]?\d+")
+
+
+def _sub_tokens(tok: Token, pattern: re.Pattern[str], kind: str) -> list[Token]:
+    """Split a compound token (a whole task set, a whole edge) into located tokens."""
+    out = []
+    for match in pattern.finditer(tok.value):
+        before = tok.value[: match.start()]
+        line = tok.line + before.count("\n")
+        nl = before.rfind("\n")
+        column = tok.column + len(before) if nl < 0 else len(before) - nl
+        out.append(Token(kind, match.group(), match.start() + tok.start_pos, line, column,
+                         line, column + len(match.group())))
+    return out
+
+
+def _set_names(node: Tree | Token) -> list[Token]:
+    if isinstance(node, Token):
+        return _sub_tokens(node, _NAME_IN_SET, "NAME")
+    return list(node.children)
+
+
+def _edge_ends(node: Tree | Token) -> list[Token]:
+    if isinstance(node, Token):
+        return _sub_tokens(node, _EDGE_END, "NUMBER")
+    return list(node.children)
 
 
 def _keyword(kind: str) -> str:

@@ -50,7 +50,8 @@ def attach_comments(
     Returns:
         path → Slot, for `mtlspec.spec.format`.
     """
-    lines = source.splitlines()
+    # lark counts lines at \n only; str.splitlines() would also split at \f, \x85, \u2028...
+    lines = source.split("\n")
     out: Comments = {}
     if not anchors:
         return out

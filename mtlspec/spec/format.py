@@ -18,7 +18,7 @@ from mtlspec.spec.layout import ordered_groups
 INDENT = "  "
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
-_CUT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.([A-Za-z_][A-Za-z0-9_]*|\d+))*\Z")
+_CUT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*\Z")  # layer2.1.conv1 unquoted
 _RESERVED_VALUES = {"true", "false"}
 
 Line = tuple[int, Path_, str]  # (indent level, path for comments, text)
@@ -204,7 +204,9 @@ def _weave(lines: list[Line], comments: Comments) -> str:
         if path == (END,):  # comments we could not place go before the closing brace
             for extra in leftover:
                 out += [INDENT + c for c in extra.leading + extra.trailing]
-        out += [pad + c for c in slot.leading]
+        # a comment before a closing bracket sits inside the block, one level deeper
+        inner = pad + INDENT if path[-1:] == (END,) else pad
+        out += [inner + c for c in slot.leading]
         out.append(pad + text + ("  " + " ".join(slot.trailing) if slot.trailing else ""))
     eof = comments.get(EOF_PATH)
     if eof:

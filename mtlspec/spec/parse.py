@@ -92,6 +92,8 @@ def _parser() -> Lark:
         postlex=_Newlines(),
         propagate_positions=True,
         maybe_placeholders=False,
+        # LALR tables are cached in the temp folder (keyed by grammar hash): saves ~60 ms a run
+        cache=True,
     )
 
 
