@@ -1,0 +1,5 @@
+"""`python -m mtlspec` runs the command line."""
+
+from mtlspec.cli import main
+
+main()

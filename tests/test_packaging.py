@@ -1,0 +1,53 @@
+"""The wheel ships the grammar and maps exporters/ to mtlspec.exporters (non-editable install)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
+         "--quiet", "-w", str(out)],
+        check=True, capture_output=True, cwd=out,
+    )
+    (found,) = out.glob("mtlspec-*.whl")
+    return found
+
+
+def test_wheel_contents(wheel: Path):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "mtlspec/grammar/mtlspec.lark" in names
+    assert "mtlspec/exporters/__init__.py" in names
+    tops = {n.split("/")[0] for n in names}
+    assert "exporters" not in tops and "grammar" not in tops
+    assert not any(n.startswith("tests/") or n.startswith("specs/") for n in names)
+
+
+def test_installed_wheel_parses_specs(wheel: Path, tmp_path: Path):
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "--target", str(target), str(wheel)], check=True, capture_output=True)
+    script = (
+        "import mtlspec, mtlspec.exporters, sys;"
+        "from mtlspec.spec import load, validate;"
+        f"assert mtlspec.__file__.startswith({str(target)!r}), mtlspec.__file__;"
+        "[validate(load(p)) for p in sys.argv[1:]];"
+        "print('ok')"
+    )
+    specs = [str(p) for p in (ROOT / "specs").glob("*.mtl")]
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    out = subprocess.run([sys.executable, "-c", script, *specs], capture_output=True, text=True,
+                         env=env, cwd=tmp_path, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
