@@ -119,10 +119,12 @@ def raise_all(errors: Iterable[SpecError]) -> None:
 
 def _caret_view(source: str, span: Span) -> list[str]:
     """The source line of `span` and a caret row under the span (tabs kept for alignment)."""
-    source_lines = source.splitlines()
+    # Lines as the parser counts them: at "\n" only (str.splitlines also splits at \f, \x1c,
+    # \u2028..., which would show the wrong line).
+    source_lines = source.split("\n") if source else []
     if not 1 <= span.line <= len(source_lines):
         return []
-    text = source_lines[span.line - 1]
+    text = source_lines[span.line - 1].removesuffix("\r")
     start = max(span.column - 1, 0)
     if span.end_line == span.line:
         width = max(span.end_column - span.column, 1)

@@ -57,10 +57,11 @@ def main() -> None:
 
 
 def _register() -> None:
-    from mtlspec.cli import spec_commands
+    from mtlspec.cli import blocks, group, spec_commands
 
-    for command in spec_commands.COMMANDS:
+    for command in [*spec_commands.COMMANDS, *group.COMMANDS]:
         main.add_command(command)
+    main.add_command(blocks.blocks)
 
 
 _register()

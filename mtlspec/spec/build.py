@@ -23,6 +23,7 @@ Path_ = tuple[Any, ...]
 
 _SUFFIX = {"K": 10**3, "M": 10**6, "G": 10**9}
 MAX_NUMBER_CHARS = 40
+MAX_BLOCKS = 1000  # `auto(10**20)` must not make branch expansion build 10**20 rows
 
 _REQUIRED = {
     "model": ("input", "backbone", "tasks", "layout"),
@@ -33,7 +34,7 @@ _EXAMPLES = {
     "input": "input image: float[1, 3, 224, 224]",
     "backbone": "backbone torchvision.resnet34 { blocks: auto(5) }",
     "tasks": "tasks { segment: head conv(classes=13) }",
-    "layout": "layout [ {a, b} ] (one row per block) or `branch after K: {a} | {b}`",
+    "layout": "layout [ {a, b} ]",
     "central": "central { states: 8; flow: 3; stem: conv(out=32); edge: conv3x3 }",
     "states": "states: 8",
     "flow": "flow: 3",
@@ -88,7 +89,9 @@ class Builder:
             return int(body) * mult
         try:
             value = Decimal(body) * mult
-            if mult != 1 and value == value.to_integral_value():
+            # Bounded: int() of `1e999000M` would build a million-digit integer (~a minute).
+            small = value.adjusted() < MAX_NUMBER_CHARS
+            if mult != 1 and small and value == value.to_integral_value():
                 return int(value)
             result = float(value)
         except (InvalidOperation, ArithmeticError, ValueError):
@@ -232,6 +235,8 @@ class Builder:
         found = self.items(node, handlers)
         if not self.require(found, _REQUIRED["dag"], f"dag `{name}`", node.children[0]):
             return None
+        if found["central"] is None:  # incomplete; `central` reported what it lacks
+            return None
         return ir.DagSpec(
             name=name,
             input=found["input"],
@@ -295,7 +300,11 @@ class Builder:
         self.mark(("backbone", "blocks"), node)
         if not node.children:
             return ir.AutoBlocks()
-        return ir.AutoBlocks(count=self.integer(node.children[0], "the block count"))
+        count = self.integer(node.children[0], "the block count")
+        if count > MAX_BLOCKS:
+            self.error(f"the block count {count} is too large (at most {MAX_BLOCKS})",
+                       node.children[0])
+        return ir.AutoBlocks(count=count)
 
     def blocks_after(self, node: Tree) -> ir.CutAfter:
         self.mark(("backbone", "blocks"), node)
@@ -354,6 +363,8 @@ class Builder:
                 "write `blocks: auto(K)` or list the cut points in the backbone's `{ }`",
             )
             return ()
+        if blocks > MAX_BLOCKS:
+            return ()  # reported with the block count
         tasks = [t.name for t in found["tasks"]]
         try:
             return rows_from_branches(tasks, [b for b, _ in stmts], blocks)
@@ -373,15 +384,18 @@ class Builder:
                     f"unknown budget `{key}`",
                     key_tok,
                     "budgets are `gflops <= X`, `params <= N` (K/M/G suffixes) and, for "
-                    "grouping specs, `units <= U`",
+                    "model and grouping specs, `units <= U`",
                 )
             elif key in limits:
                 self.error(f"budget `{key}` is given twice", key_tok)
             else:
                 value = self.number(value_tok)
                 if key == "params" and isinstance(value, float):
-                    self.error(f"params must be a whole number, got {value_tok}", value_tok)
-                    value = 0
+                    if value.is_integer():  # `params <= 1e6` is a whole number too
+                        value = int(value)
+                    else:
+                        self.error(f"params must be a whole number, got {value_tok}", value_tok)
+                        value = 0
                 limits[key] = value
         return ir.Budget(**limits)
 

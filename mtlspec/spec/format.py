@@ -8,10 +8,12 @@ the parser are woven back in, so formatting never loses them.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 
 from mtlspec.spec import ir
+from mtlspec.spec.build import MAX_NUMBER_CHARS
 from mtlspec.spec.comments import END, EOF_PATH, Comments, Path_, Slot
 from mtlspec.spec.layout import ordered_groups
 
@@ -35,35 +37,55 @@ def format(spec: ir.AnySpec, comments: Comments | None = None) -> str:
         The text, ending in a newline.
 
     Raises:
-        ValueError: a string in the IR holds a newline, which spec text cannot express.
+        ValueError: the IR holds something spec text cannot express (a string with a line
+            break, a name that is not an identifier, inf/nan, a number of more than 40
+            characters, an empty cut list, a network `width` given twice); the parser could
+            never produce such an IR.
 
     Example:
         >>> format(parse(text)) == text  # for canonical text  # doctest: +SKIP
     """
     body = {"model": _tree, "dag": _dag, "grouping": _grouping}[spec.kind](spec)
-    lines: list[Line] = [(0, (), f"{spec.kind} {spec.name} {{"), *body, (0, (END,), "}")]
+    lines: list[Line] = [(0, (), f"{spec.kind} {name(spec.name)} {{"), *body, (0, (END,), "}")]
     return _weave(lines, comments or {})
 
 
 # ---------------------------------------------------------------------- values
+def name(text: str) -> str:
+    """A name (spec, task, input, argument, ...): spec text has no quoting for names."""
+    if not _NAME.match(text):
+        raise ValueError(f"{text!r} is not a name (letters, digits and _, not first a digit)")
+    return text
+
+
+def _checked(text: str) -> str:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ValueError(f"number {text} is longer than {MAX_NUMBER_CHARS} characters")
+    return text
+
+
 def number(value: int | float) -> str:
     """A number as spec text (floats keep a `.0` so they read back as floats)."""
     if isinstance(value, bool):
         raise TypeError("booleans are not numbers")
-    return str(value) if isinstance(value, int) else repr(float(value))
+    if isinstance(value, int):
+        return _checked(str(value))
+    if not math.isfinite(value):
+        raise ValueError(f"spec text has no spelling for {value!r}")
+    return _checked(repr(float(value)))
 
 
 def compact(value: float) -> str:
     """Budget figures: `40` rather than `40.0` (budgets are floats whatever is written)."""
-    text = repr(float(value))
+    text = number(float(value))
     return text[:-2] if text.endswith(".0") else text
 
 
 def count(value: int) -> str:
     for suffix, scale in (("G", 10**9), ("M", 10**6), ("K", 10**3)):
         if value and value % scale == 0:
-            return f"{value // scale}{suffix}"
-    return str(value)
+            return _checked(f"{value // scale}{suffix}")
+    return number(value)
 
 
 def string(text: str) -> str:
@@ -85,33 +107,33 @@ def value(v: ir.Value) -> str:
 def args(kwargs: dict[str, ir.Value]) -> str:
     if not kwargs:
         return ""
-    return "(" + ", ".join(f"{k}={value(v)}" for k, v in kwargs.items()) + ")"
+    return "(" + ", ".join(f"{name(k)}={value(v)}" for k, v in kwargs.items()) + ")"
 
 
 def call(c: ir.Call) -> str:
-    return c.name + args(c.args)
+    return name(c.name) + args(c.args)
 
 
-def ref(name: str) -> str:
-    return name if _DOTTED.match(name) else string(name)
+def ref(text: str) -> str:
+    return text if _DOTTED.match(text) else string(text)
 
 
 def task_set(group: Iterable[str], order: Sequence[str]) -> str:
     names = ordered_groups([frozenset(group)], order)[0] if group else []
-    return "{" + ", ".join(names) + "}"
+    return "{" + ", ".join(map(name, names)) + "}"
 
 
 # ---------------------------------------------------------------------- items
 def _input(spec: ir.AnySpec) -> Line:
     inp = spec.input
-    dims = ", ".join(str(d) for d in inp.shape)
-    return (1, ("input",), f"input {inp.name}: {inp.dtype}[{dims}]")
+    dims = ", ".join(number(d) for d in inp.shape)
+    return (1, ("input",), f"input {name(inp.name)}: {name(inp.dtype)}[{dims}]")
 
 
 def _tasks(spec: ir.AnySpec) -> list[Line]:
     lines: list[Line] = [(1, ("tasks",), "tasks {")]
     for i, task in enumerate(spec.tasks):
-        lines.append((2, ("tasks", i), f"{task.name}: head {call(task.head)}"))
+        lines.append((2, ("tasks", i), f"{name(task.name)}: head {call(task.head)}"))
     lines.append((1, ("tasks", END), "}"))
     return lines
 
@@ -133,10 +155,12 @@ def _budget(budget: ir.Budget | None) -> list[Line]:
 def _backbone(bb: ir.Backbone) -> str:
     options = []
     if isinstance(bb.blocks, ir.CutAfter):
+        if not bb.blocks.after:
+            raise ValueError("`blocks: []` (an empty cut list) has no spelling; use auto(1)")
         names = ", ".join(n if _CUT.match(n) else string(n) for n in bb.blocks.after)
         options.append(f"blocks: [{names}]")
     elif bb.blocks.count is not None:
-        options.append(f"blocks: auto({bb.blocks.count})")
+        options.append(f"blocks: auto({number(bb.blocks.count)})")
     if bb.allow_import:
         options.append("allow_import: true")
     body = " { " + "; ".join(options) + " }" if options else ""
@@ -164,19 +188,21 @@ def _dag(spec: ir.DagSpec) -> list[Line]:
     lines: list[Line] = [
         _input(spec),
         (1, ("central",), "central {"),
-        (2, ("central", "states"), f"states: {c.states}"),
-        (2, ("central", "flow"), f"flow: {c.flow}"),
+        (2, ("central", "states"), f"states: {number(c.states)}"),
+        (2, ("central", "flow"), f"flow: {number(c.flow)}"),
         (2, ("central", "stem"), f"stem: {call(c.stem)}"),
         (2, ("central", "edge"), f"edge: {call(c.edge)}"),
         (1, ("central", END), "}"),
         *_tasks(spec),
     ]
     for i, topo in enumerate(spec.topologies):
-        items = [f"in: {' '.join(map(str, sorted(topo.read_in)))}"]
+        items = [f"in: {' '.join(map(number, sorted(topo.read_in)))}"]
         if topo.edges:
-            items.append("edges: " + " ".join(f"{a}->{b}" for a, b in sorted(topo.edges)))
-        items.append(f"out: {' '.join(map(str, sorted(topo.read_out)))}")
-        lines.append((1, ("topologies", i), f"topology {topo.task} {{ {'; '.join(items)} }}"))
+            edges = sorted(topo.edges)
+            items.append("edges: " + " ".join(f"{number(a)}->{number(b)}" for a, b in edges))
+        items.append(f"out: {' '.join(map(number, sorted(topo.read_out)))}")
+        text = f"topology {name(topo.task)} {{ {'; '.join(items)} }}"
+        lines.append((1, ("topologies", i), text))
     return lines + _budget(spec.budget)
 
 
@@ -184,9 +210,11 @@ def _grouping(spec: ir.GroupingSpec) -> list[Line]:
     order = [t.name for t in spec.tasks]
     lines: list[Line] = [_input(spec), *_tasks(spec)]
     for i, net in enumerate(spec.networks):
+        if "width" in net.args:  # the parser moves `width=` out of the arguments
+            raise ValueError(f"network {net.name}: `width` is a field, not one of its args")
         net_args = args({"width": net.width, **net.args})
         text = (
-            f"network {net.name}: {ref(net.backbone)}{net_args} "
+            f"network {name(net.name)}: {ref(net.backbone)}{net_args} "
             f"trains {task_set(net.trains, order)} serves {task_set(net.serves, order)}"
         )
         lines.append((1, ("networks", i), text))

@@ -83,8 +83,10 @@ def _apply(groups: set[frozenset[str]], branch: Branch, index: int) -> set[froze
         seen |= child
     parent = frozenset(seen)
     if parent not in groups:
-        holder = next((g for g in groups if g & parent), None)
-        where = f"; there it is part of {show_set(holder)}" if holder else ""
+        # Sorted: iterating a set of sets follows string hashing, which changes every run.
+        holders = sorted((g for g in groups if g & parent), key=sorted)
+        where = ("; there its tasks are in " + " and ".join(map(show_set, holders))
+                 if holders else "")
         raise BranchError(
             index,
             f"branch after {branch.after} splits {show_set(parent)}, "
@@ -98,7 +100,7 @@ def _apply(groups: set[frozenset[str]], branch: Branch, index: int) -> set[froze
 def refines(row: Row, above: Row) -> frozenset[str] | None:
     """None if `row` refines `above`; else the first group of `row` that joins tasks apart above."""
     owner = {task: group for group in above for task in group}
-    for group in row:
+    for group in sorted(row, key=sorted):  # sorted: a set's order changes from run to run
         if len({owner.get(task) for task in group}) > 1:
             return group
     return None

@@ -60,8 +60,11 @@ class _Newlines:
     def process(self, stream):
         stack: list[bool] = []  # per open bracket: are newlines significant inside it?
         prev = "_SEP"
+        last = None
         for tok in stream:
             kind = tok.type
+            _check_split_word(last, tok)
+            last = tok
             if kind == "_SEP":
                 if stack and not stack[-1] and ";" not in tok.value:
                     continue
@@ -82,6 +85,27 @@ class _Newlines:
             yield tok
 
 
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _check_split_word(last, tok) -> None:
+    """Refuse a keyword glued to the word after it (`networks` read as `network` + `s`).
+
+    Where no name may stand, the contextual lexer matches a keyword as a prefix of a longer
+    word; the parse would then fail later with a confusing message.
+    """
+    if last is None or last.type in ("NAME", "CUT_NAME") or tok.start_pos != last.end_pos:
+        return
+    if not _WORD.fullmatch(last.value) or not re.match(r"[A-Za-z0-9_]", tok.value):
+        return
+    word = last.value + re.match(r"[A-Za-z0-9_]*", tok.value).group()
+    raise SpecError(
+        f"unknown keyword `{word}`",
+        Span(last.line, last.column, last.line, last.column + len(word)),
+        f"did you mean `{last.value}`?",
+    )
+
+
 @functools.lru_cache(maxsize=1)
 def _parser() -> Lark:
     grammar = resources.files("mtlspec.grammar").joinpath("mtlspec.lark").read_text("utf-8")
@@ -100,7 +124,7 @@ def _parser() -> Lark:
 def _collect_comments(text: str) -> list[tuple[int, int, str]]:
     """(line, column, text) of every `#` comment of a text that parsed."""
     out = []
-    for line_no, line in enumerate(text.splitlines(), start=1):
+    for line_no, line in enumerate(text.split("\n"), start=1):  # lark counts lines at \n only
         if "#" not in line:
             continue
         for match in _COMMENT_OR_STRING.finditer(line):

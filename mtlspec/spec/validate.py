@@ -20,6 +20,7 @@ from mtlspec.spec.layout import refines, show_set
 
 Path_ = tuple[Any, ...]
 MAX_DIM = 2**31 - 1
+MAX_STATES = 1000  # a bigger central network is a typo, and would not fit in memory
 
 
 @dataclass(frozen=True)
@@ -241,8 +242,9 @@ def _layout(spec: ir.TreeSpec) -> Iterator[Problem]:
 # ---------------------------------------------------------------------- DAGs
 def _dag(spec: ir.DagSpec) -> Iterator[Problem]:
     c = spec.central
-    if c.states < 1:
-        yield Problem(("central", "states"), f"`states` must be at least 1, got {c.states}")
+    if not 1 <= c.states <= MAX_STATES:
+        yield Problem(("central", "states"),
+                      f"`states` must be between 1 and {MAX_STATES}, got {c.states}")
     if not 1 <= c.flow <= max(c.states - 1, 1):
         yield Problem(("central", "flow"), f"`flow` must be between 1 and states−1 = "
                       f"{max(c.states - 1, 1)}, got {c.flow}",
@@ -282,6 +284,8 @@ def _topology(topo: ir.Topology, c: ir.Central, path: Path_) -> Iterator[Problem
                           f"1..{c.flow}", "edges go forward: i->j needs 0 < j−i ≤ flow")
     reached = _reachable(topo.read_in, topo.edges)
     for s in sorted(topo.read_out - reached):
+        if not 1 <= s <= n:
+            continue  # already reported as out of range
         yield Problem((*path, "out", s), f"read-out state {s} cannot be reached from the "
                       f"read-in states {sorted(topo.read_in)}",
                       "add edges from a read-in state to it, or read it in directly")

@@ -98,6 +98,7 @@ DAG = """dag d {
         ("out: 3 1", "out: 3 9", "state 9 is out of range 1..6"),
         ("flow: 2", "flow: 6", "`flow` must be between 1 and states−1 = 5"),
         ("flow: 2", "flow: 0", "`flow` must be between 1 and states−1"),
+        ("states: 6", "states: 100000", "`states` must be between 1 and 1000"),
         ("topology b {", "topology z {", "topology for unknown task `z`"),
         ("topology b {", "topology a {", "task `a` has two topologies"),
         ("topology b { in: 1 2; edges: 2->3; out: 3 1 }", "", "task `b` has no topology"),

@@ -1,0 +1,1 @@
+"""Spec + backbone blocks → PyTorch multi-task models (imports torch)."""

@@ -1,0 +1,139 @@
+"""Task heads: a registry of builders, one per head name in `mtlspec.spec.catalog.HEADS`.
+
+A head reads the last feature map of its task's path (N, C, h, w). Dense heads (`conv`,
+`aspp`) return a map upsampled to the input's spatial size; `linear` and `mlp` pool first and
+return (N, K). Builders take keyword-only arguments, exactly those the catalogue declares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torchvision.models.segmentation.deeplabv3 import ASPP
+
+from mtlspec.errors import MtlspecError
+from mtlspec.spec import catalog, ir
+
+HeadBuilder = Callable[..., nn.Module]
+_HEADS: dict[str, HeadBuilder] = {}
+
+
+def register_head(name: str) -> Callable[[HeadBuilder], HeadBuilder]:
+    """Register a head builder under `name` (duplicates are a bug)."""
+
+    def wrap(builder: HeadBuilder) -> HeadBuilder:
+        if name in _HEADS:
+            raise ValueError(f"head {name!r} is registered twice")
+        _HEADS[name] = builder
+        return builder
+
+    return wrap
+
+
+def list_heads() -> list[str]:
+    return sorted(_HEADS)
+
+
+class Upsample(nn.Module):
+    """Resize a dense prediction to the input's spatial size (bilinear)."""
+
+    def __init__(self, size: tuple[int, int]) -> None:
+        super().__init__()
+        self.size = tuple(size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if tuple(x.shape[-2:]) == self.size:
+            return x
+        return F.interpolate(x, size=self.size, mode="bilinear", align_corners=False)
+
+
+def _pool(x: torch.Tensor) -> torch.Tensor:
+    return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1) if x.dim() == 4 else x
+
+
+class Pooled(nn.Module):
+    """Global average pool, then `body` (linear layers)."""
+
+    def __init__(self, body: nn.Module) -> None:
+        super().__init__()
+        self.body = body
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(_pool(x))
+
+
+def _outputs(classes: int | None, out: int | None) -> int:
+    return classes if classes is not None else out  # validation guarantees exactly one
+
+
+@register_head("linear")
+def linear(*, in_channels: int, size: tuple[int, int], classes: int | None = None,
+           out: int | None = None, dropout: float = 0.0) -> nn.Module:
+    layers: list[nn.Module] = [nn.Dropout(dropout)] if dropout else []
+    return Pooled(nn.Sequential(*layers, nn.Linear(in_channels, _outputs(classes, out))))
+
+
+@register_head("mlp")
+def mlp(*, in_channels: int, size: tuple[int, int], classes: int | None = None,
+        out: int | None = None, hidden: int | Sequence[int] = (256,),
+        dropout: float = 0.0) -> nn.Module:
+    widths = [hidden] if isinstance(hidden, int) else list(hidden)
+    layers: list[nn.Module] = []
+    for width in widths:
+        layers += [nn.Linear(in_channels, width), nn.ReLU(inplace=True)]
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+        in_channels = width
+    return Pooled(nn.Sequential(*layers, nn.Linear(in_channels, _outputs(classes, out))))
+
+
+@register_head("conv")
+def conv(*, in_channels: int, size: tuple[int, int], classes: int | None = None,
+         out: int | None = None, hidden: int | None = None) -> nn.Module:
+    layers: list[nn.Module] = []
+    if hidden:
+        layers += [nn.Conv2d(in_channels, hidden, 3, padding=1, bias=False),
+                   nn.BatchNorm2d(hidden), nn.ReLU(inplace=True)]
+        in_channels = hidden
+    layers += [nn.Conv2d(in_channels, _outputs(classes, out), 1), Upsample(size)]
+    return nn.Sequential(*layers)
+
+
+@register_head("aspp")
+def aspp(*, in_channels: int, size: tuple[int, int], classes: int | None = None,
+         out: int | None = None, rates: int | Sequence[int] = (6, 12, 18),
+         channels: int = 256) -> nn.Module:
+    """DeepLabv3's head: torchvision's ASPP, a 3x3 conv-BN-ReLU, a 1x1 classifier, upsampled."""
+    rates = [rates] if isinstance(rates, int) else list(rates)
+    return nn.Sequential(
+        ASPP(in_channels, rates, channels),
+        nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+        nn.BatchNorm2d(channels),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(channels, _outputs(classes, out), 1),
+        Upsample(size),
+    )
+
+
+def build_head(head: ir.Call, *, in_channels: int, size: tuple[int, int]) -> nn.Module:
+    """Build the head a spec names, for a feature map of `in_channels` channels.
+
+    Args:
+        head: the spec's head call (validated against the catalogue).
+        in_channels: channels of the feature map the head reads.
+        size: the input's spatial size (H, W); dense heads upsample to it.
+
+    Raises:
+        MtlspecError: a head name the catalogue knows but no builder implements.
+
+    Example:
+        >>> build_head(ir.Call(name="linear", args={"classes": 10}), in_channels=64, size=(8, 8))
+        Pooled(...)  # doctest: +SKIP
+    """
+    builder = _HEADS.get(head.name)
+    if builder is None or head.name not in catalog.HEADS:
+        raise MtlspecError(f"unknown head `{head.name}`; heads: {', '.join(list_heads())}")
+    return builder(in_channels=in_channels, size=size, **head.args)

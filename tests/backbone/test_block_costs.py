@@ -1,0 +1,48 @@
+"""Per-block FLOPs and parameters: hand-computed truths, and blocks adding up to the backbone."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mtlspec.backbone import block_costs, blocks_for
+from mtlspec.backbone.cost import count
+
+
+def test_convnet_flops_and_params_by_hand():
+    # ConvNet(depth=3, width=4) on 3x16x16. fvcore: a conv costs (outputs x C_in x k x k)
+    # multiply-adds; an eval BatchNorm with affine costs 2 per element; ReLU is free.
+    bb = blocks_for("convnet", input_shape=(3, 16, 16), args={"depth": 3, "width": 4})
+    conv0 = (4 * 16 * 16) * (3 * 3 * 3)  # stride 1: 4x16x16 outputs
+    conv1 = (4 * 8 * 8) * (4 * 3 * 3)  # stride 2: 4x8x8
+    conv2 = (4 * 4 * 4) * (4 * 3 * 3)  # stride 2: 4x4x4
+    bn = [2 * 4 * 16 * 16, 2 * 4 * 8 * 8, 2 * 4 * 4 * 4]
+    assert [b.flops for b in bb.info] == [conv0 + bn[0], conv1 + bn[1], conv2 + bn[2]]
+    # conv weights (no bias) + BN weight and bias
+    assert [b.params for b in bb.info] == [3 * 4 * 9 + 8, 4 * 4 * 9 + 8, 4 * 4 * 9 + 8]
+    assert [b.output_shape for b in bb.info] == [(1, 4, 16, 16), (1, 4, 8, 8), (1, 4, 4, 4)]
+    assert bb.uncounted == {}
+
+
+def test_linear_and_conv_counts_by_hand():
+    assert count(torch.nn.Conv2d(2, 3, 3, bias=False), torch.zeros(1, 2, 5, 5))[0] == 3 * 9 * 18
+    assert count(torch.nn.Linear(7, 5), torch.zeros(4, 7))[0] == 4 * 7 * 5
+
+
+@pytest.mark.parametrize("name", ["torchvision.resnet18", "torchvision.mobilenet_v3_small",
+                                  "torchvision.densenet121", "torchvision.swin_t"])
+def test_block_costs_add_up_to_the_whole_backbone(name):
+    bb = blocks_for(name, input_shape=(3, 64, 64))
+    flops, _ = count(bb.features.eval(), torch.randn(1, 3, 64, 64))
+    assert bb.flops == flops > 0
+    assert bb.params == sum(p.numel() for p in bb.features.parameters())
+    assert sum(b.params for b in bb.info) == bb.params
+    # costs of re-chained blocks are those of the blocks taken one by one
+    again = block_costs(bb.blocks, (1, 3, 64, 64))
+    assert [c.flops for c in again] == [b.flops for b in bb.info]
+
+
+def test_uncounted_ops_are_reported():
+    bb = blocks_for("torchvision.resnet18", input_shape=(3, 32, 32))
+    assert bb.uncounted.get("aten::add") == 8  # the residual additions
+    assert bb.info[-1].output_shape == (1, 512, 1, 1)
