@@ -59,6 +59,8 @@ class TreeModel(nn.Module):
         super().__init__()
         self.spec = spec
         self.task_names = [t.name for t in spec.tasks]
+        self.backbone_info = list(backbone.info)  # per-block FLOPs/params, for cost reports
+        self.backbone_uncounted = dict(backbone.uncounted)
         self.plan = plan_nodes(spec)
         self.nodes = nn.ModuleDict()
         for node in self.plan:
@@ -88,7 +90,7 @@ class TreeModel(nn.Module):
         return {t: self.heads[t](feats[t]) for t in self.task_names}
 
 
-def selection_of(blocks: ir.AutoBlocks | ir.CutAfter) -> None | int | tuple[str, ...]:
+def selection_of(blocks: ir.AutoBlocks | ir.CutAfter) -> int | tuple[str, ...] | None:
     """The detector's selection for a spec's `blocks:` option."""
     if isinstance(blocks, ir.CutAfter):
         return blocks.after
