@@ -1,1 +1,42 @@
-"""Spec + backbone blocks → PyTorch multi-task models (imports torch)."""
+"""Spec + backbone blocks → PyTorch multi-task models (this package imports torch).
+
+Every compiled model is an `nn.Module` whose `forward(x)` returns `{task: tensor}` in task
+declaration order, and which carries `spec` (the IR) and `task_names`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import nn
+
+from mtlspec.spec import ir
+
+
+def compile(  # the stage's public function is named after it (DESIGN §1)
+    spec: ir.AnySpec, *, base_dir: str | Path = ".", allow_import: bool = False
+) -> nn.Module:
+    """Build the multi-task model of a validated spec of any kind.
+
+    Args:
+        spec: a validated spec.
+        base_dir: folder that weight paths in the spec are relative to.
+        allow_import: allow `"pkg.module:callable"` backbones even if the spec does not.
+
+    Raises:
+        MtlspecError: the spec cannot be built (see the kind's compiler).
+
+    Example:
+        >>> model = compile(load("specs/conal_multidigits.mtl").spec)  # doctest: +SKIP
+    """
+    if isinstance(spec, ir.TreeSpec):
+        from mtlspec.compile.tree import compile_tree
+
+        return compile_tree(spec, base_dir=base_dir, allow_import=allow_import)
+    if isinstance(spec, ir.DagSpec):
+        from mtlspec.compile.dag import compile_dag
+
+        return compile_dag(spec)
+    from mtlspec.compile.grouping import compile_grouping
+
+    return compile_grouping(spec, allow_import=allow_import)
