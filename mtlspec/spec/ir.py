@@ -16,13 +16,28 @@ from __future__ import annotations
 import functools
 from typing import Annotated, Literal, TypeAlias, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter
 from typing_extensions import TypeAliasType
 
 # A keyword-argument value in a spec: number, string, boolean, or a list of values.
 Value = TypeAliasType("Value", Union[bool, int, float, str, tuple["Value", ...]])  # noqa: UP007
 
-TaskSet: TypeAlias = frozenset[str]
+
+
+def _sorted(value):
+    """Sets as sorted lists (recursively), so equal IRs always give the same JSON."""
+    if isinstance(value, frozenset | set):
+        return sorted(_sorted(v) for v in value)  # one set holds one type: comparable
+    if isinstance(value, tuple | list):
+        return [_sorted(v) for v in value]
+    return value
+
+
+_AS_SORTED = PlainSerializer(_sorted, when_used="json")
+TaskSet: TypeAlias = Annotated[frozenset[str], _AS_SORTED]
+StateSet: TypeAlias = Annotated[frozenset[int], _AS_SORTED]
+EdgeSet: TypeAlias = Annotated[frozenset[tuple[int, int]], _AS_SORTED]
+Row: TypeAlias = Annotated[frozenset[frozenset[str]], _AS_SORTED]
 
 
 class Node(BaseModel):
@@ -113,7 +128,7 @@ class TreeSpec(Node):
     input: TensorInput
     backbone: Backbone
     tasks: tuple[Task, ...]
-    layout: tuple[frozenset[TaskSet], ...]
+    layout: tuple[Row, ...]
     budget: Budget | None = None
     init: str | None = None
     weights: str | None = None
@@ -132,9 +147,9 @@ class Topology(Node):
     """One task's sub-graph of the central network (states numbered 1..N)."""
 
     task: str
-    read_in: frozenset[int]
-    edges: frozenset[tuple[int, int]] = frozenset()
-    read_out: frozenset[int]
+    read_in: StateSet
+    edges: EdgeSet = frozenset()
+    read_out: StateSet
 
 
 class DagSpec(Node):
@@ -192,7 +207,7 @@ def from_json(data: str | bytes) -> AnySpec:
 
 
 def to_json(spec: AnySpec, *, indent: int | None = 2) -> str:
-    """The IR as JSON text (sets become sorted-by-insertion arrays)."""
+    """The IR as JSON text (sets become sorted arrays: equal IRs give equal JSON)."""
     return _adapter().dump_json(spec, indent=indent).decode()
 
 

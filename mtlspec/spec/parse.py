@@ -29,6 +29,7 @@ MAX_BYTES = 16 * 1024 * 1024  # a spec is a page of text; refuse to read a 16 Mi
 # A `{` opens a task set (newlines free) after these tokens; after anything else it opens a
 # block whose items end at newlines.
 _SET_OPENERS = {"LSQB", "_SEP", "RBRACE", "VBAR", "COLON", "TRAINS", "SERVES"}
+_COMMENT = re.compile(r"#[^\n]*")
 # Comments, found outside strings (strings never span lines).
 _COMMENT_OR_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*')
 
@@ -66,7 +67,8 @@ class _Newlines:
             _check_split_word(last, tok)
             last = tok
             if kind == "_SEP":
-                if stack and not stack[-1] and ";" not in tok.value:
+                # a `;` inside brackets is an error the parser should see (not one in a comment)
+                if stack and not stack[-1] and ";" not in _COMMENT.sub("", tok.value):
                     continue
             elif kind in ("LBRACE", "LSQB", "LPAR"):
                 if len(stack) >= MAX_NESTING:

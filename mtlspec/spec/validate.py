@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -68,10 +69,54 @@ def locate(path: Path_, spans: dict[Path_, Span]) -> Span | None:
 def find_problems(spec: ir.AnySpec) -> list[Problem]:
     """Every rule the spec breaks, in source order where possible."""
     checks = {"model": _tree, "dag": _dag, "grouping": _grouping}[spec.kind]
-    return [*_input(spec.input), *_tasks(spec.tasks), *checks(spec), *_budget(spec)]
+    return [*_spellable(spec), *_input(spec.input), *_tasks(spec.tasks), *checks(spec),
+            *_budget(spec)]
 
 
 # ---------------------------------------------------------------------- shared
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+MAX_NUMBER_CHARS = 40  # as the parser reads them
+
+
+def _spellable(spec: ir.AnySpec) -> Iterator[Problem]:
+    """Rules only an IR built from JSON or code can break: spec text could not hold it."""
+    names = [(("name",), spec.name), (("input",), spec.input.name)]
+    names += [(("tasks", i, "name"), t.name) for i, t in enumerate(spec.tasks)]
+    calls = [(("tasks", i, "head"), t.head.args) for i, t in enumerate(spec.tasks)]
+    if isinstance(spec, ir.TreeSpec):
+        calls.append((("backbone",), spec.backbone.args))
+    elif isinstance(spec, ir.DagSpec):
+        calls += [(("central", "stem"), spec.central.stem.args),
+                  (("central", "edge"), spec.central.edge.args)]
+    else:
+        names += [(("networks", i, "name"), n.name) for i, n in enumerate(spec.networks)]
+        calls += [(("networks", i), n.args) for i, n in enumerate(spec.networks)]
+        for i, net in enumerate(spec.networks):
+            if "width" in net.args:
+                yield Problem(("networks", i), "`width` belongs in the network's `width` field")
+    for path, args in calls:
+        names += [((*path, "args", key), key) for key in args]
+        for key, val in args.items():
+            if not _spellable_value(val):
+                yield Problem((*path, "args", key), f"argument `{key}` has a value spec text "
+                              f"cannot hold: {val!r}", "numbers are finite and at most "
+                              f"{MAX_NUMBER_CHARS} characters; strings hold no line break")
+    for path, name in names:
+        if not _IDENTIFIER.match(name):
+            yield Problem(path, f"{name!r} is not a name", "names are letters, digits and `_`, "
+                          "not starting with a digit")
+
+
+def _spellable_value(val: ir.Value) -> bool:
+    if isinstance(val, tuple):
+        return all(_spellable_value(v) for v in val)
+    if isinstance(val, str):
+        return "\n" not in val and "\r" not in val
+    if isinstance(val, float) and not math.isfinite(val):
+        return False
+    return isinstance(val, bool) or len(repr(val)) <= MAX_NUMBER_CHARS
+
+
 def _did_you_mean(name: str, options: Sequence[str]) -> str | None:
     close = difflib.get_close_matches(name, list(options), n=1)
     return f"did you mean `{close[0]}`?" if close else None

@@ -53,6 +53,13 @@ KINDS = {"model": tree_specs(), "dag": dag_specs(), "grouping": grouping_specs()
 _COMMENT_OR_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*')
 
 
+def lines_of(text: str) -> list[str]:
+    """The lines of a text ending in a newline, split where the grammar splits them: at \\n only
+    (str.splitlines() would also split inside a string holding \\f or \\u2028)."""
+    assert text.endswith("\n")
+    return text[:-1].split("\n")
+
+
 def comments_of(text: str) -> list[str]:
     """Every `#` comment of a spec text, in order, without trailing blanks."""
     return [
@@ -143,7 +150,7 @@ comment_texts = st.text(
 def commented(draw):
     """(spec, canonical text with comments inserted, the comments inserted)."""
     spec = draw(any_specs)
-    lines = format(spec).splitlines()
+    lines = lines_of(format(spec))
     out, inserted = [], []
     for i in range(len(lines) + 1):
         if draw(st.integers(0, 3)) == 0:  # an own-line comment before line i (or at the end)
@@ -199,7 +206,7 @@ def _is_repeated(item: list[str]) -> bool:
 def scrambled(draw):
     """(spec, the spec written non-canonically but meaning the same)."""
     spec = draw(any_specs)
-    header, items, closing = _top_level_items(format(spec).splitlines())
+    header, items, closing = _top_level_items(lines_of(format(spec)))
     # Items may come in any order, except that topologies and networks are tuples in the IR:
     # among themselves they keep their order.
     shuffled = list(draw(st.permutations(items)))
@@ -262,7 +269,7 @@ def branch_statements(spec: ir.TreeSpec) -> list[str]:
 @given(spec=tree_specs().filter(lambda s: s.backbone.block_count is not None), data=st.data())
 def test_branch_statements_give_the_rows_ir(spec, data):
     canonical = format(spec)
-    lines = canonical.splitlines()
+    lines = lines_of(canonical)
     start = lines.index("  layout [")
     end = lines.index("  ]", start)
     branches = data.draw(st.permutations(branch_statements(spec)), label="branches")
