@@ -114,7 +114,7 @@ def blocks_for(
     Example:
         >>> bb = blocks_for("convnet", input_shape=(3, 32, 32), selection=2)
         >>> [b.output_shape for b in bb.info]
-        [(1, 32, 16, 16), (1, 32, 4, 4)]
+        [(1, 32, 32, 32), (1, 32, 4, 4)]
     """
     shape = _normalize_shape(input_shape)
     built = registry.build(backbone, args=args, input_shape=shape, allow_import=allow_import)

@@ -62,6 +62,8 @@ def cut_points(graph: nx.DiGraph, source: Hashable, sink: Hashable) -> list[Hash
 
     Returns:
         The cut points in topological order (see the module docstring for the definition).
+        Linear time: one biconnected-components pass over the vertices reachable from
+        `source`.
 
     Raises:
         ValueError: `sink` is not reachable from `source`.
@@ -138,15 +140,19 @@ def partition(graph: nx.DiGraph, source: str, sink: str, *, merge: bool = True) 
         The `Partition`; `raw_cuts` lists every tensor cut point before merging.
 
     Raises:
-        ValueError: `sink` is not reachable from `source` or has several predecessors.
+        ValueError: `sink` is not reachable from `source`, has several predecessors, or
+            reads the source directly (nothing to cut).
 
     Example:
-        >>> p = partition(traced.graph, traced.source, traced.sink)   # doctest: +SKIP
-        >>> len(p), len(p.raw_cuts)   # torchvision.resnet34
-        (17, 36)
+        >>> from mtlspec.backbone import build, trace
+        >>> built = build("torchvision.resnet34")
+        >>> t = trace(built.model, (1, 3, 64, 64), head=built.head)
+        >>> p = partition(t.graph, t.source, t.sink)
+        >>> len(p), len(p.raw_cuts), p.cuts[0]
+        (17, 36, 'maxpool')
     """
-    if len(graph.pred[sink]) != 1:
-        raise ValueError(f"the sink {sink!r} must have exactly one predecessor (the output)")
+    if len(graph.pred[sink]) != 1 or source in graph.pred[sink]:
+        raise ValueError(f"the sink {sink!r} must have exactly one predecessor, not the source")
     cuts, seg = _scan(graph, source, sink)
     keep = [k for k, c in enumerate(cuts, 1) if graph.nodes[c].get("tensor", True)]
     raw_cuts = [cuts[k - 1] for k in keep]

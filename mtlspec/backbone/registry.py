@@ -134,13 +134,7 @@ _FAMILIES: dict[str, tuple[str, int, dict[str, Any]]] = {
 }
 
 # Catalogue names deliberately left out of the registry, with the reason shown to users.
-EXCLUDED: dict[str, str] = {
-    f"torchvision.{name}": (
-        "vision transformers (ViT) end in a sequence of tokens read out through a class token, "
-        "with no spatial feature map for dense heads, and assert a fixed input size"
-    )
-    for name in ("vit_b_16", "vit_b_32", "vit_h_14", "vit_l_16", "vit_l_32")
-}
+EXCLUDED: dict[str, str] = catalog.UNSUPPORTED_BACKBONES
 
 
 def _torchvision_builder(model: str, defaults: dict[str, Any]) -> Callable[..., nn.Module]:

@@ -112,8 +112,11 @@ def cut_aliases(graph: nx.DiGraph, cuts: Sequence[str]) -> dict[str, str]:
         alias → cut vertex.
 
     Example:
-        >>> cut_aliases(traced.graph, ["layer1_2_relu_1"])["layer1"]    # doctest: +SKIP
-        'layer1_2_relu_1'
+        >>> from mtlspec.backbone import trace
+        >>> from mtlspec.backbone.convnet import ConvNet
+        >>> t = trace(ConvNet(depth=2), (1, 3, 8, 8))
+        >>> sorted(a for a, v in cut_aliases(t.graph, ["stages_0_relu"]).items())
+        ['stages.0', 'stages.0.relu', 'stages_0_relu']
     """
     last: dict[str, str] = {}
     for v, data in sorted(graph.nodes(data=True), key=lambda item: item[1]["order"]):
@@ -129,8 +132,11 @@ def display_names(graph: nx.DiGraph, cuts: Sequence[str]) -> dict[str, str]:
     """One readable name per cut point: its outermost module name, else its fx node name.
 
     Example:
-        >>> display_names(traced.graph, ["layer1_2_relu_1"])    # doctest: +SKIP
-        {'layer1_2_relu_1': 'layer1'}
+        >>> from mtlspec.backbone import trace
+        >>> from mtlspec.backbone.convnet import ConvNet
+        >>> t = trace(ConvNet(depth=2), (1, 3, 8, 8))
+        >>> display_names(t.graph, ["stages_0_relu", "stages_1_relu"])
+        {'stages_0_relu': 'stages.0', 'stages_1_relu': 'stages'}
     """
     best: dict[str, str] = {}
     for alias, v in cut_aliases(graph, cuts).items():
@@ -158,8 +164,12 @@ def select_named(graph: nx.DiGraph, raw: Partition, names: Sequence[str], *,
             names denote the same cut point.
 
     Example:
-        >>> len(select_named(traced.graph, raw, ["layer1", "layer2"]))    # doctest: +SKIP
-        3
+        >>> from mtlspec.backbone import partition, trace
+        >>> from mtlspec.backbone.convnet import ConvNet
+        >>> t = trace(ConvNet(depth=3), (1, 3, 8, 8))
+        >>> raw = partition(t.graph, t.source, t.sink, merge=False)
+        >>> select_named(t.graph, raw, ["stages.0", "stages.1.bn"]).cuts
+        ('stages_0_relu', 'stages_1_bn', 'stages_2_relu')
     """
     aliases = cut_aliases(graph, raw.cuts)
     bad = [n for n in names if n not in aliases]

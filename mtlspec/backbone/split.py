@@ -18,6 +18,8 @@ def split(module: fx.GraphModule, part: Partition) -> list[fx.GraphModule]:
     Blocks reference (do not copy) the submodules and parameters of `module`, so loading
     weights into `module` updates them; deep-copy a block to give a task branch its own weights.
     Input-independent nodes (`get_attr`, constants) are copied into every block that reads them.
+    A block whose first op would modify its input in place gets a `clone` first, so that
+    branches sharing an input cannot disturb each other (`verify` checks the rest).
 
     Args:
         module: the features module of `trace` (one input, one tensor output).
@@ -30,11 +32,16 @@ def split(module: fx.GraphModule, part: Partition) -> list[fx.GraphModule]:
         ValueError: the partition does not match the module's graph.
 
     Example:
-        >>> blocks = split(traced.module, partition(traced.graph, traced.source, traced.sink))
-        ... # doctest: +SKIP
-        >>> x = image
-        >>> for block in blocks:    # doctest: +SKIP
-        ...     x = block(x)
+        >>> import torch
+        >>> from mtlspec.backbone import partition, trace
+        >>> from mtlspec.backbone.convnet import ConvNet
+        >>> t = trace(ConvNet(depth=3, width=4), (1, 3, 16, 16))
+        >>> blocks = split(t.module, partition(t.graph, t.source, t.sink))
+        >>> x = y = torch.randn(1, 3, 16, 16)
+        >>> for block in blocks:
+        ...     y = block(y)
+        >>> len(blocks), torch.equal(y, t.module(x))
+        (3, True)
     """
     nodes = {n.name: n for n in module.graph.nodes}
     missing = [v for v in (*part.assignment, *part.cuts) if v not in nodes]
@@ -70,8 +77,33 @@ def _block(module: fx.GraphModule, entry: fx.Node, body: list[fx.Node], exit_: f
     for node in body:
         env[node] = graph.node_copy(node, lookup)
     graph.output(lookup(exit_))
+    _protect_input(graph, env[entry], module)
     graph.lint()
     return fx.GraphModule(module, graph, name)
+
+
+def _protect_input(graph: fx.Graph, x: fx.Node, module: fx.GraphModule) -> None:
+    """Clone the block input if an op would modify it in place.
+
+    Several task branches may read one block's output; a branch starting with, say,
+    `ReLU(inplace=True)` (a block cut right after a BatchNorm) would change it under the others.
+    """
+    if not any(_in_place(user, module) and user.args and user.args[0] is x for user in x.users):
+        return
+    with graph.inserting_after(x):
+        copy = graph.call_method("clone", (x,))
+    x.replace_all_uses_with(copy, delete_user_cb=lambda user: user is not copy)
+
+
+def _in_place(node: fx.Node, module: fx.GraphModule) -> bool:
+    """Whether `node` writes into its first argument (the common, recognisable forms)."""
+    if node.op == "call_module":
+        return getattr(module.get_submodule(str(node.target)), "inplace", False) is True
+    name = str(node.target) if node.op == "call_method" else getattr(node.target, "__name__", "")
+    if node.op in ("call_method", "call_function"):
+        trailing = name.endswith("_") and not name.endswith("__")  # x.add_(), torch.relu_()
+        return trailing or name.startswith("__i") or node.kwargs.get("inplace") is True
+    return False
 
 
 def _depends_on_input(node: fx.Node) -> bool:

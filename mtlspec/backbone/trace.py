@@ -8,8 +8,10 @@ at big inputs, where that is faster, falling back to real tensors if an op has n
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -254,7 +256,7 @@ def _propagate(gm: fx.GraphModule, shape: tuple[int, ...], name: str) -> dict[st
             pass  # an op without a meta kernel, or a genuine failure: the real run tells which
     recorder = _Recorder(gm)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), _one_thread():
             recorder.run(torch.zeros(shape))
     except Exception as err:
         node = recorder.failed
@@ -265,6 +267,19 @@ def _propagate(gm: fx.GraphModule, shape: tuple[int, ...], name: str) -> dict[st
             hint="the input may be too small or have the wrong number of channels",
         ) from err
     return recorder.facts
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """One batch-1 pass of mostly small ops gains little from intra-op threads, and loses a
+    lot when another process holds a core (thread barriers then stall: 10x slower on DenseNet).
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _target_name(node: fx.Node) -> str:

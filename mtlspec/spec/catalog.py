@@ -113,6 +113,16 @@ TORCHVISION_BACKBONES: frozenset[str] = frozenset({
     "wide_resnet50_2"
 })
 
+# torchvision models the detector cannot cut (registry.EXCLUDED is this dict): listed so that
+# `mtlspec validate` rejects them early, with the reason.
+UNSUPPORTED_BACKBONES: dict[str, str] = {
+    f"torchvision.{name}": (
+        "vision transformers (ViT) end in a sequence of tokens read out through a class token, "
+        "with no spatial feature map for dense heads, and assert a fixed input size"
+    )
+    for name in ("vit_b_16", "vit_b_32", "vit_h_14", "vit_l_16", "vit_l_32")
+}
+
 DTYPES: frozenset[str] = frozenset({"float", "float16", "bfloat16"})
 
 

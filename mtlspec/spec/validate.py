@@ -223,6 +223,9 @@ def _backbone_ref(ref: str, path: Path_) -> Iterator[Problem]:
         parts = module.split(".")
         if not all(p.isidentifier() for p in parts) or not attr.isidentifier():
             yield Problem(path, f'"{ref}" is not a `"pkg.module:callable"` reference')
+    elif ref in catalog.UNSUPPORTED_BACKBONES:
+        yield Problem(path, f"`{ref}` cannot be a backbone: {catalog.UNSUPPORTED_BACKBONES[ref]}",
+                      "pick a convolutional backbone (`mtlspec blocks --help`)")
     elif ref not in catalog.known_backbones():
         yield Problem(path, f"unknown backbone `{ref}`",
                       _did_you_mean(ref, catalog.known_backbones())

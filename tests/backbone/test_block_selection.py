@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 from functools import cache
 
@@ -19,6 +20,7 @@ from mtlspec.backbone import (
     regroup,
     select_named,
     trace,
+    verify,
 )
 
 
@@ -107,3 +109,15 @@ def test_auto_k_is_the_best_balance_of_the_detected_blocks():
 def test_bad_selections_are_user_errors(selection):
     with pytest.raises(BackboneError):
         blocks_for("torchvision.resnet34", input_shape=(3, 32, 32), selection=selection)
+
+
+def test_blocks_never_modify_their_input(monkeypatch):
+    # Cut right after bn1, the next block starts with ReLU(inplace=True): split clones its
+    # input, so branches sharing bn1's output cannot disturb each other.
+    bb = blocks_for("torchvision.resnet34", input_shape=(3, 32, 32), selection=["bn1"])
+    assert verify(bb).ok and verify(bb).mutating_blocks == ()
+    split_module = importlib.import_module("mtlspec.backbone.split")
+    monkeypatch.setattr(split_module, "_protect_input", lambda *args: None)
+    unsafe = blocks_for("torchvision.resnet34", input_shape=(3, 32, 32), selection=["bn1"])
+    check = verify(unsafe)
+    assert check.mutating_blocks == (1,) and not check.ok

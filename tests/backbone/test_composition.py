@@ -44,7 +44,13 @@ def test_blocks_compose_to_the_backbone(name: str, pooled_init):
             module.eval()
         expected = features(x[:1])
         assert torch.isfinite(expected).all()
-        assert torch.allclose(_chain(blocks, x[:1]), expected, rtol=0, atol=1e-6)
+        out = x[:1]
+        for i, block in enumerate(blocks):
+            before = out.clone()
+            out, inp = block(out), out
+            # task branches will share a block's input: no block may change it in place
+            assert torch.equal(inp, before), f"block {i} modifies its input in place"
+        assert torch.allclose(out, expected, rtol=0, atol=1e-6)
         assert not any(p.numel() == 0 for p in features.parameters())
         # Train mode: batch statistics (and stochastic depth under one seed) must match too.
         for module in (features, *blocks):

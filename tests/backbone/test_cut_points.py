@@ -127,6 +127,16 @@ def test_dead_end_on_one_side_does_not_spoil_a_cut():
     assert partition(graph, "x", "out", merge=False).assignment["check"] == 0
 
 
+def test_dead_end_may_sit_after_a_cut():
+    # Found by the property test (dominators with "as early as possible" dead ends got it
+    # wrong): 3 is a dead end fed by cut point 1 and feeding dead end 5, which also reads 4.
+    # Placing 3 after the cut at 1, with 4 and 5, keeps 1 a cut point.
+    graph = _graph([(0, 1), (1, 2), (1, 3), (1, 4), (2, 4), (3, 5), (4, 5), (4, 6), (6, 7)])
+    assert cut_points(graph, 0, 7) == [1, 4, 6]
+    part = partition(graph, 0, 7, merge=False)
+    assert part.assignment[3] == part.assignment[4] == part.assignment[5] == 1
+
+
 def test_input_skipping_ahead_leaves_no_cut_before_the_join():
     graph = _graph([("x", "a"), ("a", "b"), ("b", "add"), ("x", "add"), ("add", "out")])
     assert cut_points(graph, "x", "out") == ["add"]
@@ -141,6 +151,8 @@ def test_a_non_tensor_candidate_is_not_a_cut():
 def test_unreachable_sink_is_an_error():
     with pytest.raises(ValueError, match="not reachable"):
         cut_points(nx.DiGraph([("x", "a"), ("b", "out")]), "x", "out")
+    with pytest.raises(ValueError, match="exactly one predecessor"):
+        partition(_graph([("x", "out"), ("x", "a")]), "x", "out")
 
 
 def _traced(name: str, size: int = 64):

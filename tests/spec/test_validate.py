@@ -55,6 +55,7 @@ def test_valid_tree_has_no_problem():
         ("float[1, 3, 32, 32]", "float[1, 0, 32, 32]", "dimension 1 is 0; it must be positive"),
         ("float[1, 3, 32, 32]", "half[1, 3, 32, 32]", "unknown input type `half`"),
         ("convnet {", "resnet34 {", "unknown backbone `resnet34`"),
+        ("convnet {", "torchvision.vit_b_16 {", "`torchvision.vit_b_16` cannot be a backbone"),
         ("convnet {", '"not a ref:x" {', '"not a ref:x" is not a `"pkg.module:callable"`'),
         ("    b: head conv(out=1)", "    a: head conv(out=1)", "task `a` is declared twice"),
     ],
