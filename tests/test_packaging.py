@@ -32,6 +32,9 @@ def test_wheel_contents(wheel: Path):
     tops = {n.split("/")[0] for n in names}
     assert "exporters" not in tops and "grammar" not in tops
     assert not any(n.startswith("tests/") or n.startswith("specs/") for n in names)
+    # every subpackage of the source tree ships
+    for init in (ROOT / "mtlspec").glob("*/__init__.py"):
+        assert f"mtlspec/{init.parent.name}/__init__.py" in names, init.parent.name
 
 
 def test_installed_wheel_parses_specs(wheel: Path, tmp_path: Path):
