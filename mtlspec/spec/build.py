@@ -65,6 +65,7 @@ class Builder:
         self.errors: list[SpecError] = []
         self.spans: dict[Path_, Span] = {}
         self.anchors: list[Anchor] = []
+        self.counts: dict[Path_, int] = {}  # repeated items seen so far (their IR index)
 
     # ------------------------------------------------------------------ helpers
     def error(self, message: str, where: Token | Tree | Span, hint: str | None = None) -> None:
@@ -426,7 +427,7 @@ class Builder:
         return self.call(node.children[0], ("central", key))
 
     def topology(self, node: Tree) -> ir.Topology | None:
-        index = len([a for a in self.anchors if a.path[:1] == ("topologies",)])
+        index = self.counts[("topologies",)] = self.counts.get(("topologies",), -1) + 1
         path = ("topologies", index)
         task_tok = node.children[0]
         self.mark(path, node, anchor=True)
@@ -471,7 +472,7 @@ class Builder:
         return frozenset(edges)
 
     def network(self, node: Tree) -> ir.Network | None:
-        index = len([a for a in self.anchors if a.path[:1] == ("networks",)])
+        index = self.counts[("networks",)] = self.counts.get(("networks",), -1) + 1
         path = ("networks", index)
         name_tok, ref_node, *rest = node.children
         self.mark(path, node, anchor=True)
