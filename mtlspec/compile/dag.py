@@ -37,6 +37,7 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock
 
 from mtlspec.compile.heads import build_head
+from mtlspec.compile.registry import registers_into
 from mtlspec.errors import MtlspecError
 from mtlspec.spec import catalog, ir
 
@@ -46,14 +47,8 @@ _STEM_OPS: dict[str, OpBuilder] = {}
 _EDGE_OPS: dict[str, OpBuilder] = {}
 
 
-def _register(table: dict[str, OpBuilder], name: str) -> Callable[[OpBuilder], OpBuilder]:
-    def wrap(builder: OpBuilder) -> OpBuilder:
-        if name in table:
-            raise ValueError(f"op {name!r} is registered twice")
-        table[name] = builder
-        return builder
-
-    return wrap
+_register_stem = registers_into(_STEM_OPS, "stem op")
+_register_edge = registers_into(_EDGE_OPS, "edge op")
 
 
 def list_edge_ops() -> list[str]:
@@ -69,30 +64,30 @@ def _conv_bn_relu(cin: int, cout: int, kernel: int, stride: int = 1, groups: int
             nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
 
-@_register(_STEM_OPS, "conv")
+@_register_stem("conv")
 def stem_conv(*, in_channels: int, out: int, stride: int = 1, kernel: int = 3) -> nn.Module:
     """Conv (K×K, stride S, padding K//2, no bias) → BatchNorm → ReLU."""
     return nn.Sequential(*_conv_bn_relu(in_channels, out, kernel, stride))
 
 
-@_register(_EDGE_OPS, "conv3x3")
+@_register_edge("conv3x3")
 def edge_conv3x3(*, channels: int) -> nn.Module:
     return nn.Sequential(*_conv_bn_relu(channels, channels, 3))
 
 
-@_register(_EDGE_OPS, "conv1x1")
+@_register_edge("conv1x1")
 def edge_conv1x1(*, channels: int) -> nn.Module:
     return nn.Sequential(*_conv_bn_relu(channels, channels, 1))
 
 
-@_register(_EDGE_OPS, "sepconv3x3")
+@_register_edge("sepconv3x3")
 def edge_sepconv3x3(*, channels: int) -> nn.Module:
     """Depthwise 3x3 conv → pointwise 1x1 conv → BatchNorm → ReLU."""
     depthwise = nn.Conv2d(channels, channels, 3, 1, 1, groups=channels, bias=False)
     return nn.Sequential(depthwise, *_conv_bn_relu(channels, channels, 1))
 
 
-@_register(_EDGE_OPS, "residual")
+@_register_edge("residual")
 def edge_residual(*, channels: int) -> nn.Module:
     """torchvision's ResNet BasicBlock: conv3x3-BN-ReLU-conv3x3-BN, + input, ReLU."""
     return BasicBlock(channels, channels)

@@ -14,6 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 from torchvision.models.segmentation.deeplabv3 import ASPP
 
+from mtlspec.compile.registry import registers_into
 from mtlspec.errors import MtlspecError
 from mtlspec.spec import catalog, ir
 
@@ -21,16 +22,7 @@ HeadBuilder = Callable[..., nn.Module]
 _HEADS: dict[str, HeadBuilder] = {}
 
 
-def register_head(name: str) -> Callable[[HeadBuilder], HeadBuilder]:
-    """Register a head builder under `name` (duplicates are a bug)."""
-
-    def wrap(builder: HeadBuilder) -> HeadBuilder:
-        if name in _HEADS:
-            raise ValueError(f"head {name!r} is registered twice")
-        _HEADS[name] = builder
-        return builder
-
-    return wrap
+register_head = registers_into(_HEADS, "head")
 
 
 def list_heads() -> list[str]:
