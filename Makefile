@@ -11,10 +11,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
+# The main job on one shipped spec, offline: validate -> cost -> check the budget -> build the
+# ONNX file and verify it with onnxruntime. The small CoNAL convnet keeps it well under a
+# minute on 2 CPU cores; out/ is git-ignored.
+DEMO_SPEC := specs/conal_multidigits.mtl
+
 demo: $(STAMP)
 	$(BIN)/mtlspec validate specs/*.mtl
 	$(BIN)/mtlspec fmt --check specs/*.mtl
 	$(BIN)/mtlspec validate --summary specs/*.mtl
+	$(BIN)/mtlspec cost $(DEMO_SPEC)
+	$(BIN)/mtlspec check specs/*.mtl
+	$(BIN)/mtlspec build $(DEMO_SPEC) -o out/$(basename $(notdir $(DEMO_SPEC))).onnx
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest
@@ -24,6 +32,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/parse.py
+	$(BIN)/python bench/detector.py
+	$(BIN)/python bench/grouping.py
+	$(BIN)/python bench/compile.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis

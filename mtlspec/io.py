@@ -10,6 +10,12 @@ from pathlib import Path
 from mtlspec.errors import MtlspecError
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str | Path, data: str | bytes) -> None:
     """Write `data` to `path` through a temporary file in the same folder and a rename.
 
@@ -24,7 +30,7 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
     try:
         mode = path.stat().st_mode & 0o7777
     except FileNotFoundError:
-        mode = None
+        mode = 0o666 & ~_umask()  # a new file gets the permissions open() would give it
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     except OSError as err:
@@ -34,8 +40,7 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
             fh.write(blob)
             fh.flush()
             os.fsync(fh.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
+        os.chmod(tmp, mode)  # mkstemp creates 0600
         os.replace(tmp, path)
     except BaseException as err:
         with contextlib.suppress(OSError):

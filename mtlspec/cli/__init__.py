@@ -57,9 +57,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from mtlspec.cli import blocks, group, spec_commands
+    from mtlspec.cli import blocks, build, group, spec_commands
 
-    for command in [*spec_commands.COMMANDS, *group.COMMANDS]:
+    for command in [*spec_commands.COMMANDS, *group.COMMANDS, *build.COMMANDS]:
         main.add_command(command)
     main.add_command(blocks.blocks)
 
