@@ -57,9 +57,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from mtlspec.cli import blocks, build, group, spec_commands
+    from mtlspec.cli import blocks, build, draw, group, spec_commands
 
-    for command in [*spec_commands.COMMANDS, *group.COMMANDS, *build.COMMANDS]:
+    for command in [*spec_commands.COMMANDS, *group.COMMANDS, *build.COMMANDS, *draw.COMMANDS]:
         main.add_command(command)
     main.add_command(blocks.blocks)
 
