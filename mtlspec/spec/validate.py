@@ -17,6 +17,7 @@ from typing import Any
 
 from mtlspec.errors import Span, SpecError, raise_all
 from mtlspec.spec import catalog, ir
+from mtlspec.spec.build import MAX_NUMBER_CHARS
 from mtlspec.spec.layout import refines, show_set
 
 Path_ = tuple[Any, ...]
@@ -75,7 +76,6 @@ def find_problems(spec: ir.AnySpec) -> list[Problem]:
 
 # ---------------------------------------------------------------------- shared
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-MAX_NUMBER_CHARS = 40  # as the parser reads them
 
 
 def _spellable(spec: ir.AnySpec) -> Iterator[Problem]:
