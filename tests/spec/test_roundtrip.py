@@ -24,28 +24,16 @@ from pydantic import BaseModel
 from mtlspec.spec import find_problems, format, from_json, ir, parse, parse_document, to_json
 from mtlspec.spec.layout import ordered_groups
 
-try:
-    from strategies import (
-        EXAMPLES,
-        SETTINGS,
-        any_specs,
-        dag_specs,
-        grouping_specs,
-        identifiers,
-        texts,
-        tree_specs,
-    )
-except ImportError:  # tests/spec collected as a package
-    from .strategies import (
-        EXAMPLES,
-        SETTINGS,
-        any_specs,
-        dag_specs,
-        grouping_specs,
-        identifiers,
-        texts,
-        tree_specs,
-    )
+from .strategies import (
+    EXAMPLES,
+    SETTINGS,
+    any_specs,
+    dag_specs,
+    grouping_specs,
+    identifiers,
+    texts,
+    tree_specs,
+)
 
 KINDS = {"model": tree_specs(), "dag": dag_specs(), "grouping": grouping_specs()}
 
