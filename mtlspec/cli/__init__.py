@@ -57,9 +57,10 @@ def main() -> None:
 
 
 def _register() -> None:
-    from mtlspec.cli import blocks, build, draw, group, spec_commands
+    from mtlspec.cli import blocks, build, draw, group, groups, spec_commands
 
-    for command in [*spec_commands.COMMANDS, *group.COMMANDS, *build.COMMANDS, *draw.COMMANDS]:
+    for command in [*spec_commands.COMMANDS, *group.COMMANDS, *build.COMMANDS, *draw.COMMANDS,
+                    *groups.COMMANDS]:
         main.add_command(command)
     main.add_command(blocks.blocks)
 
