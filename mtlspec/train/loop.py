@@ -1,0 +1,379 @@
+"""The training loop: any multi-task model, any weighting, exact resume, per-task metrics.
+
+Determinism: the data order of epoch e is a permutation drawn from a generator seeded with
+(seed, e), so it needs no saved state; a checkpoint holds the model, the optimiser, the
+weighting's state, the torch/numpy/python RNG states and the position (epoch, step in epoch).
+Resuming from it runs exactly the steps an uninterrupted run would (bit-identical on CPU).
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import Dataset, default_collate
+
+from mtlspec.errors import MtlspecError
+from mtlspec.io import write_atomic
+from mtlspec.train.data import DataSplits, TaskInfo
+from mtlspec.train.losses import loss_for, metric_for
+from mtlspec.train.step import Stepper
+from mtlspec.train.weighting import Weighting, make_weighting
+
+CHECKPOINT_NAME = "last.pt"
+CHECKPOINT_VERSION = 1
+
+
+@dataclass
+class TrainResult:
+    """What `train` returns: final test/val metrics per task, per-epoch history, timing."""
+
+    metrics: dict[str, float]
+    val_metrics: dict[str, float]
+    history: list[dict[str, Any]]
+    seconds: float
+    steps: int
+    tasks: list[str] = field(default_factory=list)
+    weighting: str = ""
+    finished: bool = True  # False when max_steps stopped the run early
+    resumed_from: int | None = None  # global step of the checkpoint resumed from
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """Passed to `on_step` after every optimiser step."""
+
+    step: int  # global, 1-based
+    epoch: int  # 0-based
+    losses: dict[str, float]
+    weights: dict[str, float]
+
+
+def _batch(dataset: Dataset, indices: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    gather = getattr(dataset, "batch", None)
+    if callable(gather):
+        return gather(indices)
+    return default_collate([dataset[int(i)] for i in indices])
+
+
+def _order(n: int, seed: int, epoch: int) -> torch.Tensor:
+    key = np.random.SeedSequence([seed, epoch]).generate_state(2, np.uint32)
+    gen = torch.Generator().manual_seed(int(key[0]) << 32 | int(key[1]))
+    return torch.randperm(n, generator=gen)
+
+
+def _batches(n: int, batch_size: int, order: torch.Tensor, start: int) -> Iterator[torch.Tensor]:
+    for b in range(start, (n + batch_size - 1) // batch_size):
+        yield order[b * batch_size:(b + 1) * batch_size]
+
+
+def model_tasks(model: nn.Module, data: DataSplits) -> list[str]:
+    """The tasks a model predicts (its `task_names`, else one forward pass), checked
+    against the data set: every one must be a data task with a matching output size.
+
+    Raises:
+        MtlspecError: a task the data set lacks, or a head whose output size does not match.
+    """
+    x, _ = _batch(data.train, torch.arange(min(2, len(data.train))))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(x)
+    finally:
+        model.train(was_training)
+    names = list(getattr(model, "task_names", None) or out)
+    missing = [t for t in names if t not in data.tasks]
+    if missing:
+        raise MtlspecError(
+            f"the model predicts task(s) {', '.join(missing)} that data set "
+            f"{data.name or '?'} does not have; its tasks: {', '.join(data.tasks)}")
+    for t in names:
+        info, got = data.tasks[t], out[t].shape
+        size = got[1] if len(got) > 1 else 1
+        if size != info.outputs or len(got) > 2:
+            raise MtlspecError(
+                f"task {t}: the head outputs shape {tuple(got[1:])} per item but data set "
+                f"{data.name or '?'} needs {info.outputs} ({info.kind}); write "
+                + (f"classes={info.outputs}" if info.kind == "classification" else "out=1")
+                + " in the head")
+    return names
+
+
+def evaluate(model: nn.Module, dataset: Dataset, tasks: Mapping[str, TaskInfo], *,
+             batch_size: int = 256) -> dict[str, float]:
+    """Each task's metric on a data set (eval mode, no gradients), item-weighted mean.
+
+    Example:
+        >>> evaluate(model, data.test, data.tasks)  # doctest: +SKIP
+        {'left': 0.91, 'right': 0.88, 'parity': 0.83}
+    """
+    was_training = model.training
+    model.eval()
+    sums = dict.fromkeys(tasks, 0.0)
+    n = len(dataset)
+    try:
+        with torch.no_grad():
+            for idx in _batches(n, batch_size, torch.arange(n), 0):
+                x, y = _batch(dataset, idx)
+                out = model(x)
+                for t, info in tasks.items():
+                    sums[t] += metric_for(info)(out[t], y[t]) * len(idx)
+    finally:
+        model.train(was_training)
+    return {t: s / max(n, 1) for t, s in sums.items()}
+
+
+def relative_delta(metrics: Mapping[str, float], single: Mapping[str, float],
+                   tasks: Mapping[str, TaskInfo]) -> float:
+    """Δ in % against single-task models: mean over tasks of ±(M_t − S_t)/S_t · 100, with +
+    when higher is better (positive Δ = better than single-task).
+
+    Raises:
+        MtlspecError: no task in common, or a single-task metric of 0.
+
+    Example:
+        >>> info = TaskInfo("a", "classification", 10, "cross_entropy", "accuracy", True)
+        >>> round(relative_delta({"a": 0.9}, {"a": 0.8}, {"a": info}), 6)
+        12.5
+    """
+    common = [t for t in tasks if t in metrics and t in single]
+    if not common:
+        raise MtlspecError("no task has both a metric and a single-task metric")
+    total = 0.0
+    for t in common:
+        if single[t] == 0:
+            raise MtlspecError(f"task {t}: single-task metric is 0; Δ is undefined")
+        sign = 1.0 if tasks[t].higher_is_better else -1.0
+        total += sign * (metrics[t] - single[t]) / abs(single[t]) * 100
+    return total / len(common)
+
+
+def _rng_state() -> dict[str, Any]:
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {"torch": torch.get_rng_state(), "python": random.getstate(),
+            "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached]}
+
+
+def _set_rng_state(state: Mapping[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write a checkpoint atomically (a kill during the write keeps the previous one)."""
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, buf.getvalue())
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a checkpoint with `weights_only=True` (it runs no code).
+
+    Raises:
+        MtlspecError: unreadable or not a training checkpoint.
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise MtlspecError(f"cannot read checkpoint {path}: {err}") from None
+    if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
+        raise MtlspecError(f"{path} is not an mtlspec training checkpoint")
+    return state
+
+
+@dataclass
+class _Run:
+    """The loop's mutable position and records (what a checkpoint stores besides modules)."""
+
+    epoch: int = 0
+    step_in_epoch: int = 0
+    step: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+    loss_sums: dict[str, float] = field(default_factory=dict)
+    weight_sums: dict[str, float] = field(default_factory=dict)
+
+
+def train(
+    model: nn.Module,
+    data: DataSplits,
+    *,
+    weighting: str | Weighting = "uniform",
+    epochs: int = 5,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    seed: int = 0,
+    checkpoint: str | Path | None = None,
+    resume: bool = False,
+    progress: bool = False,
+    on_step: Callable[[StepInfo], None] | None = None,
+    max_steps: int | None = None,
+    checkpoint_every: int | None = None,
+    weight_decay: float = 0.0,
+) -> TrainResult:
+    """Train a multi-task model with Adam and a loss weighting.
+
+    Args:
+        model: any module whose forward(x) returns {task: prediction} for tasks of `data`.
+        data: the splits (`load_data`); the model's tasks must be among `data.tasks`.
+        weighting: a name for `make_weighting` (seeded with `seed`) or a `Weighting`.
+        epochs, batch_size, lr, weight_decay: the schedule (Adam, constant rate).
+        seed: seeds the torch/numpy/python RNGs (dropout) and the data order.
+        checkpoint: folder for `last.pt`, written atomically after every epoch and every
+            `checkpoint_every` steps.
+        resume: continue from `checkpoint/last.pt` if it exists (fresh start otherwise).
+        progress: show a progress bar (only when stderr is a terminal).
+        on_step: called with a `StepInfo` after every step.
+        max_steps: stop after this many steps in all (a checkpoint is written there).
+
+    Returns:
+        Final test and val metrics, per-epoch history, seconds and steps.
+
+    Raises:
+        MtlspecError: model/data mismatch, bad settings, unreadable or foreign checkpoint.
+
+    Example:
+        >>> data = load_data("multidigits")  # doctest: +SKIP
+        >>> result = train(model, data, weighting="rlw", epochs=1)  # doctest: +SKIP
+        >>> result.metrics  # doctest: +SKIP
+        {'left': 0.83, 'right': 0.81, 'parity': 0.67}
+    """
+    if epochs < 0 or batch_size < 1 or not lr > 0:
+        raise MtlspecError("need epochs ≥ 0, batch size ≥ 1 and a positive learning rate")
+    tasks = model_tasks(model, data)
+    infos = {t: data.tasks[t] for t in tasks}
+    if isinstance(weighting, str):
+        weighting = make_weighting(weighting, seed=seed)
+    weighting.bind(tasks)
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr,
+                                 weight_decay=weight_decay)
+    probe = _batch(data.train, torch.arange(min(batch_size, len(data.train))))[0]
+    stepper = Stepper(model, tasks, [loss_for(infos[t]) for t in tasks], weighting, probe)
+    config = {"tasks": tasks, "weighting": weighting.name, "batch_size": batch_size,
+              "lr": lr, "seed": seed, "train_items": len(data.train), "data": data.name,
+              "data_options": dict(data.options)}
+    path = Path(checkpoint) / CHECKPOINT_NAME if checkpoint is not None else None
+    run = _Run()
+    resumed_from = None
+    if resume and path is not None and path.exists():
+        run = _restore(path, config, model, optimizer, weighting)
+        resumed_from = run.step
+    loop = _Loop(model, data, infos, stepper, optimizer, weighting, run, config, path,
+                 batch_size=batch_size, seed=seed, on_step=on_step,
+                 checkpoint_every=checkpoint_every)
+    finished = loop.run(epochs, max_steps, progress)
+    return TrainResult(evaluate(model, data.test, infos), evaluate(model, data.val, infos),
+                       run.history, run.seconds, run.step, tasks, weighting.name, finished,
+                       resumed_from)
+
+
+def _restore(path: Path, config: dict[str, Any], model: nn.Module,
+             optimizer: torch.optim.Optimizer, weighting: Weighting) -> _Run:
+    state = load_checkpoint(path)
+    if state["config"] != config:
+        diff = ", ".join(f"{k}: {state['config'].get(k)!r} → {v!r}" for k, v in config.items()
+                         if state["config"].get(k) != v)
+        raise MtlspecError(f"checkpoint {path} is from a different run ({diff}); resume with "
+                           "the same settings or use another --checkpoint folder")
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        weighting.load_state_dict(state["weighting"])
+    except (RuntimeError, ValueError, KeyError) as err:
+        raise MtlspecError(f"checkpoint {path} does not fit this model: {err}") from None
+    _set_rng_state(state["rng"])
+    return _Run(**state["run"])
+
+
+class _Loop:
+    """Epochs and steps of one `train` call (kept apart so each piece stays short)."""
+
+    def __init__(self, model, data, infos, stepper, optimizer, weighting, run, config, path, *,
+                 batch_size, seed, on_step, checkpoint_every) -> None:
+        self.model, self.data, self.infos = model, data, infos
+        self.stepper, self.optimizer, self.weighting = stepper, optimizer, weighting
+        self.run_state, self.config, self.path = run, config, path
+        self.batch_size, self.seed, self.on_step = batch_size, seed, on_step
+        self.checkpoint_every = checkpoint_every
+
+    def save(self) -> None:
+        if self.path is None:
+            return
+        run = self.run_state
+        save_checkpoint(self.path, {
+            "version": CHECKPOINT_VERSION, "config": self.config,
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "weighting": self.weighting.state_dict(), "rng": _rng_state(),
+            "run": {k: getattr(run, k) for k in ("epoch", "step_in_epoch", "step", "history",
+                                                  "seconds", "loss_sums", "weight_sums")},
+        })
+
+    def run(self, epochs: int, max_steps: int | None, progress: bool) -> bool:
+        """Train up to `epochs`; False when `max_steps` stopped it first."""
+        n = len(self.data.train)
+        per_epoch = (n + self.batch_size - 1) // self.batch_size
+        from mtlspec.train.progress import progress_bar
+
+        with progress_bar(progress, total=epochs * per_epoch) as bar:
+            bar.advance(min(self.run_state.epoch * per_epoch + self.run_state.step_in_epoch,
+                            epochs * per_epoch))
+            while self.run_state.epoch < epochs:
+                if not self._epoch(n, max_steps, bar):
+                    return False
+        return True
+
+    def _epoch(self, n: int, max_steps: int | None, bar: Any) -> bool:
+        run = self.run_state
+        order = _order(n, self.seed, run.epoch)
+        self.model.train()
+        for idx in _batches(n, self.batch_size, order, run.step_in_epoch):
+            if max_steps is not None and run.step >= max_steps:
+                self.save()
+                return False
+            start = time.perf_counter()
+            x, y = _batch(self.data.train, idx)
+            losses, weights = self.stepper.step(x, y, self.optimizer)
+            run.seconds += time.perf_counter() - start
+            run.step += 1
+            run.step_in_epoch += 1
+            for t, value in losses.items():
+                run.loss_sums[t] = run.loss_sums.get(t, 0.0) + value
+                run.weight_sums[t] = run.weight_sums.get(t, 0.0) + weights[t]
+            bar.advance(1, f"epoch {run.epoch + 1} loss {sum(losses.values()):.3f}")
+            if self.on_step is not None:
+                self.on_step(StepInfo(run.step, run.epoch, losses, weights))
+            if self.checkpoint_every and run.step % self.checkpoint_every == 0:
+                self.save()
+        self._end_epoch()
+        return True
+
+    def _end_epoch(self) -> None:
+        run = self.run_state
+        steps = max(run.step_in_epoch, 1)
+        run.history.append({
+            "epoch": run.epoch + 1,
+            "train_loss": {t: v / steps for t, v in run.loss_sums.items()},
+            "mean_weights": {t: v / steps for t, v in run.weight_sums.items()},
+            "val": evaluate(self.model, self.data.val, self.infos),
+            "seconds": run.seconds,
+        })
+        run.epoch += 1
+        run.step_in_epoch = 0
+        run.loss_sums, run.weight_sums = {}, {}
+        self.save()

@@ -1,0 +1,142 @@
+"""Loss and metric registries: a task's `TaskInfo.loss` / `.metric` names an entry here.
+
+A loss maps (prediction, target) to a scalar tensor (batch mean); a metric maps them to a float
+(batch mean), so a data set's mean is the size-weighted mean of its batches' values. Predictions
+of a regression task may be [N, 1] or [N]; they are reshaped to the target's shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch.nn import functional as F
+
+from mtlspec.errors import MtlspecError
+from mtlspec.train.data import TaskInfo
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+MetricFn = Callable[[torch.Tensor, torch.Tensor], float]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric and its direction (for Δ and for picking the best epoch)."""
+
+    fn: MetricFn
+    higher_is_better: bool
+
+
+_LOSSES: dict[str, LossFn] = {}
+_METRICS: dict[str, Metric] = {}
+
+
+def register_loss(name: str) -> Callable[[LossFn], LossFn]:
+    """Decorator: register a loss under `name` (duplicates rejected)."""
+
+    def decorate(fn: LossFn) -> LossFn:
+        if name in _LOSSES:
+            raise ValueError(f"loss {name!r} is already registered")
+        _LOSSES[name] = fn
+        return fn
+
+    return decorate
+
+
+def register_metric(name: str, *, higher_is_better: bool) -> Callable[[MetricFn], MetricFn]:
+    """Decorator: register a metric under `name` with its direction (duplicates rejected)."""
+
+    def decorate(fn: MetricFn) -> MetricFn:
+        if name in _METRICS:
+            raise ValueError(f"metric {name!r} is already registered")
+        _METRICS[name] = Metric(fn, higher_is_better)
+        return fn
+
+    return decorate
+
+
+def list_losses() -> list[str]:
+    return sorted(_LOSSES)
+
+
+def list_metrics() -> list[str]:
+    return sorted(_METRICS)
+
+
+def _like(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """A regression prediction in the target's shape ([N, 1] and [N] are interchangeable)."""
+    if pred.shape != target.shape and pred.numel() == target.numel():
+        return pred.reshape(target.shape)
+    return pred
+
+
+@register_loss("cross_entropy")
+def cross_entropy(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(pred, target)
+
+
+@register_loss("l1")
+def l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return F.l1_loss(_like(pred, target), target)
+
+
+@register_loss("mse")
+def mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return F.mse_loss(_like(pred, target), target)
+
+
+@register_loss("smooth_l1")
+def smooth_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return F.smooth_l1_loss(_like(pred, target), target)
+
+
+@register_metric("accuracy", higher_is_better=True)
+def accuracy(pred: torch.Tensor, target: torch.Tensor) -> float:
+    return (pred.argmax(dim=1) == target).float().mean().item()
+
+
+@register_metric("mae", higher_is_better=False)
+def mae(pred: torch.Tensor, target: torch.Tensor) -> float:
+    return (_like(pred, target) - target).abs().mean().item()
+
+
+@register_metric("mse", higher_is_better=False)
+def mse_metric(pred: torch.Tensor, target: torch.Tensor) -> float:
+    return (_like(pred, target) - target).pow(2).mean().item()
+
+
+def loss_for(info: TaskInfo) -> LossFn:
+    """The loss function of a task.
+
+    Raises:
+        MtlspecError: the task names an unregistered loss.
+
+    Example:
+        >>> loss_for(TaskInfo("left", "classification", 10, "cross_entropy", "accuracy", True))(
+        ...     torch.zeros(2, 10), torch.tensor([0, 1])).item() > 0
+        True
+    """
+    try:
+        return _LOSSES[info.loss]
+    except KeyError:
+        raise MtlspecError(f"task {info.name}: unknown loss {info.loss!r}; available: "
+                           f"{', '.join(list_losses())}") from None
+
+
+def metric_for(info: TaskInfo) -> MetricFn:
+    """The metric function of a task (a float, batch mean).
+
+    Raises:
+        MtlspecError: the task names an unregistered metric.
+
+    Example:
+        >>> metric_for(TaskInfo("s", "regression", 1, "l1", "mae", False))(
+        ...     torch.zeros(2, 1), torch.ones(2, 1))
+        1.0
+    """
+    try:
+        return _METRICS[info.metric].fn
+    except KeyError:
+        raise MtlspecError(f"task {info.name}: unknown metric {info.metric!r}; available: "
+                           f"{', '.join(list_metrics())}") from None

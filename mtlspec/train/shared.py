@@ -1,0 +1,152 @@
+"""What the tasks of a model share: MGDA's shared parameters and MGDA-UB's shared trunk.
+
+Protocol for models other than compiled tree specs (optional methods):
+
+- `model.shared_parameters() -> list[nn.Parameter]`: the parameters MGDA balances. Without
+  it, they are found by one probe forward pass: a parameter is shared when the outputs of two
+  or more tasks depend on it (for a TreeModel: the nodes serving ≥ 2 tasks).
+- `model.shared_split() -> (trunk, rest)`: `trunk(x)` is the all-shared representation z and
+  `rest(z)` returns {task: prediction}, with `rest(trunk(x)) == model(x)`. MGDA-UB needs it;
+  a TreeModel provides it from the leading layout rows that hold all tasks in one node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+from mtlspec.errors import MtlspecError
+
+Trunk = Callable[[torch.Tensor], torch.Tensor]
+Rest = Callable[[torch.Tensor], dict[str, torch.Tensor]]
+
+
+def _tree_trunk_rows(model: nn.Module) -> int:
+    """Number of leading layout rows of a TreeModel whose single node serves every task."""
+    rows = 0
+    for i in range(len(model.spec.layout)):
+        nodes = [n for n in model.plan if n.block == i]
+        if len(nodes) != 1:
+            break
+        rows += 1
+    return rows
+
+
+def _tree_split(model: nn.Module) -> tuple[Trunk, Rest]:
+    from mtlspec.compile.tree import TreeModel
+
+    assert isinstance(model, TreeModel)
+    k = _tree_trunk_rows(model)
+    if k == 0:
+        raise MtlspecError(
+            f"{model.spec.name}: mgda-ub needs an all-shared trunk, but the first layout row "
+            "already splits the tasks; use --weighting mgda (gradients on the shared "
+            "parameters) instead")
+    trunk_nodes = [n for n in model.plan if n.block < k]
+    tail = [n for n in model.plan if n.block >= k]
+    last = len(model.spec.layout) - 1
+
+    def trunk(x: torch.Tensor) -> torch.Tensor:
+        for node in trunk_nodes:
+            x = model.nodes[f"b{node.block + 1}"][node.key](x)
+        return x
+
+    def rest(z: torch.Tensor) -> dict[str, torch.Tensor]:
+        outputs: dict[tuple[int, str], torch.Tensor] = {(k - 1, trunk_nodes[-1].key): z}
+        for node in tail:
+            source = outputs[(node.block - 1, "+".join(node.parent))]
+            outputs[(node.block, node.key)] = model.nodes[f"b{node.block + 1}"][node.key](source)
+        return {t: model.heads[t](outputs[(last, model.leaf[t])]) for t in model.task_names}
+
+    return trunk, rest
+
+
+def shared_split(model: nn.Module) -> tuple[Trunk, Rest]:
+    """Split a model into its all-shared trunk and the rest (for MGDA-UB).
+
+    Args:
+        model: a TreeModel, or any model with a `shared_split()` method (see module docs).
+
+    Returns:
+        `(trunk, rest)` with `rest(trunk(x))` equal to `model(x)`.
+
+    Raises:
+        MtlspecError: the model has no all-shared trunk or does not say what it is.
+
+    Example:
+        >>> trunk, rest = shared_split(compile(spec))  # doctest: +SKIP
+        >>> rest(trunk(x))["left"].shape  # doctest: +SKIP
+        torch.Size([64, 10])
+    """
+    method = getattr(model, "shared_split", None)
+    if callable(method):
+        return method()
+    from mtlspec.compile.tree import TreeModel
+
+    if isinstance(model, TreeModel):
+        return _tree_split(model)
+    raise MtlspecError(
+        f"mgda-ub needs the model's all-shared trunk, but {type(model).__name__} has none "
+        "that mtlspec knows of; use --weighting mgda, or give the model a shared_split() "
+        "method returning (trunk, rest)")
+
+
+def shared_parameters(model: nn.Module, probe: torch.Tensor,
+                      tasks: Sequence[str]) -> list[nn.Parameter]:
+    """The parameters that two or more of `tasks` depend on (MGDA's shared parameters).
+
+    Args:
+        model: the model (`shared_parameters()` method, if any, decides).
+        probe: an input batch; one forward pass in eval mode (no batch-norm statistics change,
+            no random numbers drawn) shows which task depends on which parameter.
+        tasks: the tasks trained.
+
+    Returns:
+        The shared parameters, in `model.parameters()` order.
+
+    Raises:
+        MtlspecError: no parameter is shared by two tasks.
+    """
+    method = getattr(model, "shared_parameters", None)
+    if callable(method):
+        params = list(method())
+    else:
+        params = [p for p in model.parameters() if p.requires_grad]
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.enable_grad():
+                out = model(probe)
+                users = [0] * len(params)
+                for task in tasks:
+                    grads = torch.autograd.grad(out[task].float().sum(), params,
+                                                retain_graph=True, allow_unused=True)
+                    users = [u + (g is not None) for u, g in zip(users, grads, strict=True)]
+        finally:
+            model.train(was_training)
+        params = [p for p, u in zip(params, users, strict=True) if u >= 2]
+    if not params:
+        raise MtlspecError("mgda needs parameters shared by two or more tasks, and this model "
+                           "has none (every task has its own network); use --weighting uniform")
+    return params
+
+
+def gram_matrix(grads: torch.Tensor, *, chunk: int = 1 << 16) -> torch.Tensor:
+    """T×T Gram matrix (float64) of T flattened gradients [T, D].
+
+    Products are taken in the gradients' precision chunk by chunk and summed in float64: as
+    fast as one float32 matrix product, and the sum over D does not lose precision.
+
+    Example:
+        >>> gram_matrix(torch.eye(2))
+        tensor([[1., 0.],
+                [0., 1.]], dtype=torch.float64)
+    """
+    t, d = grads.shape
+    out = torch.zeros(t, t, dtype=torch.float64)
+    for start in range(0, d, chunk):
+        part = grads[:, start:start + chunk]
+        out += (part @ part.T).double()
+    return (out + out.T) / 2
