@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
+from mtlspec.compile.registry import registers_into
 from mtlspec.errors import MtlspecError
 from mtlspec.train.data import TaskInfo
 
@@ -32,16 +33,8 @@ _LOSSES: dict[str, LossFn] = {}
 _METRICS: dict[str, Metric] = {}
 
 
-def register_loss(name: str) -> Callable[[LossFn], LossFn]:
-    """Decorator: register a loss under `name` (duplicates rejected)."""
-
-    def decorate(fn: LossFn) -> LossFn:
-        if name in _LOSSES:
-            raise ValueError(f"loss {name!r} is already registered")
-        _LOSSES[name] = fn
-        return fn
-
-    return decorate
+# Decorator: register a loss under a name (duplicates rejected), like heads and DAG ops.
+register_loss = registers_into(_LOSSES, "loss")
 
 
 def register_metric(name: str, *, higher_is_better: bool) -> Callable[[MetricFn], MetricFn]:
