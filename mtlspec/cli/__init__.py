@@ -57,10 +57,23 @@ def main() -> None:
 
 
 def _register() -> None:
-    from mtlspec.cli import blocks, build, draw, group, groups, spec_commands
+    # conal and dag_search add their subcommands to the shared `search` / `import` groups.
+    from mtlspec.cli import (
+        blocks,
+        build,
+        conal,  # noqa: F401
+        dag_search,  # noqa: F401
+        draw,
+        group,
+        groups,
+        recommend,
+        run,
+        spec_commands,
+        train,
+    )
 
     for command in [*spec_commands.COMMANDS, *group.COMMANDS, *build.COMMANDS, *draw.COMMANDS,
-                    *groups.COMMANDS]:
+                    *groups.COMMANDS, *run.COMMANDS, *recommend.COMMANDS, *train.COMMANDS]:
         main.add_command(command)
     main.add_command(blocks.blocks)
 

@@ -1,12 +1,18 @@
-"""`mtlspec group`: choose networks under an inference budget (Standley et al.) → grouping spec."""
+"""`mtlspec group`: choose networks under an inference budget (Standley et al.) → grouping spec.
+
+`mtlspec group --table T --budget B` selects (the default subcommand, `select`);
+`mtlspec group plan --spec base.mtl -o plan/` writes the training plan that fills the table.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
+from mtlspec.cli.groups import DefaultGroup
 from mtlspec.errors import MtlspecError
 
 FORMAT = click.Choice(["csv", "json", "standley"])
@@ -33,7 +39,17 @@ def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.5f}"
 
 
-@click.command("group")
+@click.group("group", cls=DefaultGroup, default="select")
+def group() -> None:
+    """Task grouping (Standley et al.): select networks under a budget, or plan their training.
+
+    \b
+    mtlspec group --table results.txt --budget 2.5 -o grouping.mtl   (runs `select`)
+    mtlspec group plan --spec base.mtl --half-size -o plan/
+    """
+
+
+@group.command("select")
 @click.option("--table", "table_path", required=True, type=click.Path(dir_okay=False),
               help="Candidate networks with costs and per-task losses (validation split).")
 @click.option("--format", "fmt", type=FORMAT, default=None,
@@ -63,6 +79,7 @@ def group_command(table_path, fmt, tasks, budget, sweep_text, method, early_path
 
     Selection is exact (dynamic programming over task subsets). The chosen networks are
     written as a grouping spec; with --sweep, a table of budget → total loss is printed.
+    `mtlspec group plan` writes the trainings that fill such a table (see its --help).
 
     \b
     mtlspec group --table results.txt --budget 2.5 --base-spec s.mtl -o grouping.mtl
@@ -178,4 +195,37 @@ def _print_sweep(rows, refs, table, method, eval_table) -> None:
     sys.stdout.flush()
 
 
-COMMANDS = [group_command]
+@group.command("plan")
+@click.option("--spec", "spec_path", required=True, type=click.Path(dir_okay=False),
+              help="Base spec (tree or grouping): input, task heads and backbone.")
+@click.option("--half-size", is_flag=True,
+              help="Add a half-width (0.5) single-task network per task.")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
+              help="Plan directory to write (spec files and manifest.json).")
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+def plan_command(spec_path, half_size, output, as_json) -> None:
+    """Write the specs that fill a candidate table: one network per non-empty task subset.
+
+    2^T − 1 one-network grouping specs (each trains and serves its subset), plus T half-width
+    single-task ones with --half-size. Train them with `mtlspec run PLAN`, which writes
+    candidates.csv for `mtlspec group --table`.
+
+    \b
+    mtlspec group plan --spec specs/conal_multidigits.mtl --half-size -o plan/
+    mtlspec run plan/ --data multidigits --workers 2
+    """
+    from mtlspec.search.group_plan import write_group_plan
+
+    base = _base(spec_path)
+    manifest = write_group_plan(base, output, half_size=half_size, base_name=spec_path)
+    data = json.loads(Path(manifest).read_text(encoding="utf-8"))
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    entries = data["entries"]
+    click.echo(f"wrote {len(entries)} specs and {manifest} "
+               f"({sum(e['width'] for e in entries):g} network units to train); "
+               f"next: mtlspec run {output} --data DATASET", err=True)
+
+
+COMMANDS = [group]
