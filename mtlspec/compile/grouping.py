@@ -27,6 +27,7 @@ State-dict keys (stable, so trained weights map back to the spec):
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -146,6 +147,9 @@ def build_backbone(ref: str, *, args: dict[str, Any], width: float,
 class GroupNetwork(nn.Module):
     """One network of a grouping: a backbone and a head per task it trains.
 
+    `forward(x)` returns {task: prediction} for every task it trains (served or not): that is
+    what training needs. MGDA-UB's shared representation is the backbone's output.
+
     Attributes:
         spec: the network's IR; `serves`: its served tasks in declaration order.
         feature_shape: the backbone's output shape for the spec's input.
@@ -160,12 +164,21 @@ class GroupNetwork(nn.Module):
         self.serves = serves
         self.feature_shape = feature_shape
 
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        feature = self.backbone(x)
+        return {task: head(feature) for task, head in self.heads.items()}
+
+    def shared_split(self) -> tuple[nn.Module, Callable[[torch.Tensor], dict[str, torch.Tensor]]]:
+        """(trunk, rest) for MGDA-UB: the backbone, then the heads."""
+        return self.backbone, lambda z: {task: head(z) for task, head in self.heads.items()}
+
 
 class GroupingModel(nn.Module):
     """A compiled grouping spec: `forward(x)` returns {task: prediction} in declaration order.
 
     Each task comes from the network that serves it; a network's backbone runs once for all
-    the tasks it serves. Heads of trained-but-not-served tasks are not run.
+    the tasks it serves. Heads of trained-but-not-served tasks are not run. Training follows
+    Standley et al.: each network learns its own `trains` set on its own (`training_parts`).
 
     Attributes:
         spec, task_names: the IR and the output order.
@@ -191,6 +204,10 @@ class GroupingModel(nn.Module):
         missing = [t for t in self.task_names if t not in self.server]
         if missing:
             raise MtlspecError(f"{spec.name}: no network serves task `{missing[0]}`")
+
+    def training_parts(self) -> dict[str, GroupNetwork]:
+        """The networks, each trained separately on the tasks it trains."""
+        return dict(self.networks.items())
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         out: dict[str, torch.Tensor] = {}

@@ -9,14 +9,13 @@ costs and trains like any other spec; `mtlspec run` trains them and writes the c
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
-from typing import Any
 
 from mtlspec.errors import MtlspecError
+from mtlspec.search.grouping_spec import base_backbone
 from mtlspec.search.grouping_table import default_name
 from mtlspec.spec import ir
 from mtlspec.spec.validate import validate
@@ -42,32 +41,6 @@ class PlannedNetwork:
     tasks: tuple[str, ...]
     width: float
     spec: ir.GroupingSpec
-
-
-def _backbone(base: ir.AnySpec) -> tuple[str, dict[str, Any], float]:
-    """The base's backbone, its arguments, and the network width that equals the base's size.
-
-    A grouping network's `width` scales the backbone as registered, and its arguments may not
-    hold `width` (that is the network's field). A tree base written `convnet(width=16)` is
-    therefore planned as `convnet` at network width 16/32 (the convnet's default is 32), so
-    every planned network is the base's backbone scaled by the plan's width (1 or 0.5).
-    """
-    if isinstance(base, ir.TreeSpec):
-        ref, args, scale = base.backbone.ref, dict(base.backbone.args), 1.0
-    elif isinstance(base, ir.GroupingSpec):
-        first = base.networks[0]
-        return first.backbone, dict(first.args), first.width
-    else:
-        ref = ""
-    if ref == "convnet" and "width" in args:
-        from mtlspec.backbone.convnet import ConvNet  # torch: only for this backbone
-
-        default = inspect.signature(ConvNet).parameters["width"].default
-        scale = float(args.pop("width")) / default
-    if ref:
-        return ref, args, scale
-    raise MtlspecError(f"{base.name}: a grouping plan needs a tree or grouping spec as its base "
-                       "(for its input, task heads and backbone); a DAG spec has no backbone")
 
 
 def subsets(tasks: Sequence[str]) -> list[tuple[str, ...]]:
@@ -99,7 +72,7 @@ def group_plan(base: ir.AnySpec, *, half_size: bool = False) -> list[PlannedNetw
         ... # doctest: +SKIP
         ['left', 'right', 'parity']
     """
-    ref, args, scale = _backbone(base)
+    ref, args, scale = base_backbone(base)
     names = [t.name for t in base.tasks]
     if len(names) > MAX_TASKS:
         raise MtlspecError(f"{base.name}: {len(names)} tasks need {2 ** len(names) - 1} "

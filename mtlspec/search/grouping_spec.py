@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import difflib
+import inspect
 import re
 import string
+from typing import Any
 
 from mtlspec.errors import MtlspecError
 from mtlspec.search.grouping import Selection
@@ -28,7 +30,8 @@ def to_spec(
     """The chosen networks as a grouping spec: one `network` per choice, trains/serves sets.
 
     Networks are named A, B, C, … with full-width networks first, each group in task order;
-    `width` is the candidate's width (a half-size network gets 0.5).
+    `width` is the candidate's width (a half-size network gets 0.5), times the base's own
+    scale when a tree base is written `convnet(width=W)` (see `base_backbone`).
 
     Args:
         selection: from `select`.
@@ -50,12 +53,13 @@ def to_spec(
         >>> [n.name for n in spec.networks]  # doctest: +SKIP
         ['A', 'B', 'C']
     """
-    tasks, backbone, args, inp = _from_base(base, table)
+    tasks, backbone, args, inp, scale = _from_base(base, table)
     order = {t.name: i for i, t in enumerate(tasks)}
     choices = sorted(selection.choices, key=lambda c: (
         -c.candidate.width, sorted(order[t] for t in c.candidate.loss), c.candidate.name))
     networks = tuple(
-        ir.Network(name=_letters(i), backbone=backbone, args=args, width=c.candidate.width,
+        ir.Network(name=_letters(i), backbone=backbone, args=args,
+                   width=c.candidate.width * scale,
                    trains=frozenset(c.candidate.loss), serves=frozenset(c.serves))
         for i, c in enumerate(choices))
     limits = None
@@ -69,16 +73,14 @@ def to_spec(
 
 def _from_base(
     base: ir.AnySpec | None, table: CandidateTable
-) -> tuple[tuple[ir.Task, ...], str, dict, ir.TensorInput]:
+) -> tuple[tuple[ir.Task, ...], str, dict, ir.TensorInput, float]:
     if base is None:
         tasks = tuple(ir.Task(name=t, head=DEFAULT_HEAD) for t in table.tasks)
-        return tasks, DEFAULT_BACKBONE, {}, DEFAULT_INPUT
-    if isinstance(base, ir.GroupingSpec):
-        first = base.networks[0] if base.networks else None
-        backbone = first.backbone if first else DEFAULT_BACKBONE
-        args = dict(first.args) if first else {}
-    elif isinstance(base, ir.TreeSpec):
-        backbone, args = base.backbone.ref, dict(base.backbone.args)
+        return tasks, DEFAULT_BACKBONE, {}, DEFAULT_INPUT, 1.0
+    if isinstance(base, ir.GroupingSpec) and not base.networks:
+        backbone, args, scale = DEFAULT_BACKBONE, {}, 1.0
+    elif isinstance(base, ir.GroupingSpec | ir.TreeSpec):
+        backbone, args, scale = base_backbone(base)
     else:
         raise MtlspecError(f"the base spec `{base.name}` is a DAG spec, which has no backbone "
                            "for the networks; use a grouping or model spec")
@@ -93,7 +95,33 @@ def _from_base(
     if missing:
         raise MtlspecError(f"{table.source}: the table has no column for task `{missing[0]}` "
                            f"of the base spec `{base.name}`")
-    return base.tasks, backbone, args, base.input
+    return base.tasks, backbone, args, base.input, scale
+
+
+def base_backbone(base: ir.AnySpec) -> tuple[str, dict[str, Any], float]:
+    """The base's backbone, its arguments, and the network width that equals the base's size.
+
+    A grouping network's `width` scales the backbone as registered, and its arguments may not
+    hold `width` (that is the network's field). A tree base written `convnet(width=16)` is
+    therefore planned as `convnet` at network width 16/32 (the convnet's default is 32), so
+    every planned network is the base's backbone scaled by the plan's width (1 or 0.5).
+    """
+    if isinstance(base, ir.TreeSpec):
+        ref, args, scale = base.backbone.ref, dict(base.backbone.args), 1.0
+    elif isinstance(base, ir.GroupingSpec):
+        first = base.networks[0]
+        return first.backbone, dict(first.args), first.width
+    else:
+        ref = ""
+    if ref == "convnet" and "width" in args:
+        from mtlspec.backbone.convnet import ConvNet  # torch: only for this backbone
+
+        default = inspect.signature(ConvNet).parameters["width"].default
+        scale = float(args.pop("width")) / default
+    if ref:
+        return ref, args, scale
+    raise MtlspecError(f"{base.name}: a grouping needs a tree or grouping spec as its base "
+                       "(for its input, task heads and backbone); a DAG spec has no backbone")
 
 
 def _letters(i: int) -> str:

@@ -8,6 +8,7 @@ Resuming from it runs exactly the steps an uninterrupted run would (bit-identica
 
 from __future__ import annotations
 
+import copy
 import io
 import random
 import time
@@ -239,6 +240,10 @@ def train(
         on_step: called with a `StepInfo` after every step.
         max_steps: stop after this many steps in all (a checkpoint is written there).
 
+    A model with a `training_parts()` method (a compiled grouping spec) is trained part by
+    part, each on its own tasks with these settings (max_steps per part), checkpoints in
+    `checkpoint/<part>/`; the result's metrics are the whole model's.
+
     Returns:
         Final test and val metrics, per-epoch history, seconds and steps.
 
@@ -253,6 +258,13 @@ def train(
     """
     if epochs < 0 or batch_size < 1 or not lr > 0:
         raise MtlspecError("need epochs ≥ 0, batch size ≥ 1 and a positive learning rate")
+    parts = getattr(model, "training_parts", None)
+    if callable(parts):
+        return _train_parts(model, parts(), data, checkpoint=checkpoint, weighting=weighting,
+                            epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                            resume=resume, progress=progress, on_step=on_step,
+                            max_steps=max_steps, checkpoint_every=checkpoint_every,
+                            weight_decay=weight_decay)
     tasks = model_tasks(model, data)
     infos = {t: data.tasks[t] for t in tasks}
     if isinstance(weighting, str):
@@ -377,3 +389,23 @@ class _Loop:
         run.step_in_epoch = 0
         run.loss_sums, run.weight_sums = {}, {}
         self.save()
+
+
+def _train_parts(model: nn.Module, parts: dict[str, nn.Module], data: DataSplits, *,
+                 checkpoint: str | Path | None, weighting: str | Weighting,
+                 **settings: Any) -> TrainResult:
+    """Train each part on its own tasks (a grouping's networks), then score the whole model."""
+    results = {}
+    for name, part in parts.items():
+        folder = Path(checkpoint) / name if checkpoint is not None else None
+        own = copy.deepcopy(weighting)  # each part starts the weighting afresh
+        results[name] = train(part, data, checkpoint=folder, weighting=own, **settings)
+    tasks = model_tasks(model, data)
+    infos = {t: data.tasks[t] for t in tasks}
+    history = [{"part": name, **row} for name, r in results.items() for row in r.history]
+    done = list(results.values())
+    return TrainResult(evaluate(model, data.test, infos), evaluate(model, data.val, infos),
+                       history, sum(r.seconds for r in done), sum(r.steps for r in done), tasks,
+                       done[0].weighting if done else "", all(r.finished for r in done),
+                       max((r.resumed_from for r in done if r.resumed_from is not None),
+                           default=None))

@@ -59,6 +59,24 @@ def test_to_spec_validates_and_orders_networks():
     assert "network D: torchvision.resnet18(width=0.5) trains {normal}" in format_spec(spec)
 
 
+def test_a_tree_base_with_its_own_convnet_width_folds_into_the_network_width():
+    from mtlspec.search.grouping_table import Candidate, make_table
+
+    base = validate(parse("""model base {
+  input image: float[1, 1, 8, 16]
+  backbone convnet(depth=2, width=16, in_channels=1) { blocks: auto(2) }
+  tasks { a: head linear(classes=10); b: head linear(classes=2) }
+  layout [ {a, b}; {a} {b} ]
+}"""))
+    table = make_table(["a", "b"], [Candidate("a+b", 1.0, 1.0, {"a": 0.2, "b": 0.3}),
+                                    Candidate("a@0.5", 0.5, 0.5, {"a": 0.1})])
+    spec = to_spec(select(table, 1.5), table, base=base)
+    # convnet(width=16) is half the registered convnet (32 channels): widths 1 → 0.5, 0.5 → 0.25
+    assert sorted((n.width, n.args.get("width")) for n in spec.networks) == [
+        (0.25, None), (0.5, None)]
+    assert validate(spec) is spec
+
+
 def test_single_budget_json_report():
     result = run("--table", VAL, "--budget", "2.5", "--eval", TEST, "--json")
     assert result.exit_code == 0, result.output

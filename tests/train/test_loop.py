@@ -213,3 +213,34 @@ def test_relative_delta_signs_by_metric_direction():
     assert relative_delta({"a": 0.88, "m": 1.0}, {"a": 0.8, "m": 2.0}, tasks) == pytest.approx(30)
     with pytest.raises(MtlspecError):
         relative_delta({"a": 0.5}, {"a": 0.0}, tasks)
+
+
+GROUPING = """grouping tiny_groups {
+  input image: float[1, 1, 8, 16]
+  tasks {
+    left: head linear(classes=10)
+    right: head linear(classes=10)
+    sum: head linear(out=1)
+  }
+  network a: convnet(depth=2, in_channels=1, width=0.25) trains {left, right} serves {left}
+  network b: convnet(depth=2, in_channels=1, width=0.125) trains {right, sum} serves {right, sum}
+}
+"""
+
+
+def test_a_grouping_trains_each_network_on_every_task_it_trains(tmp_path):
+    from mtlspec.compile import compile
+    from mtlspec.spec import parse, validate
+
+    torch.manual_seed(0)
+    model = compile(validate(parse(GROUPING)))
+    before = _params(model)
+    result = train(model, tiny_data(), epochs=1, batch_size=32, checkpoint=tmp_path)
+    changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
+    # network a trains the right-digit head it does not serve (Standley et al.'s auxiliary task)
+    assert any(k.startswith("networks.a.heads.right.") for k in changed)
+    assert any(k.startswith("networks.b.heads.sum.") for k in changed)
+    assert set(result.metrics) == {"left", "right", "sum"}
+    assert {row["part"] for row in result.history} == {"a", "b"}
+    assert result.steps == 8  # 4 steps a network
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
