@@ -48,3 +48,27 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
         if isinstance(err, OSError):
             raise MtlspecError(f"cannot write {path}: {err.strerror or err}") from None
         raise
+
+
+def save_torch(path: str | Path, obj: object) -> None:
+    """`torch.save(obj)` to `path` atomically (a kill mid-write keeps the previous file).
+
+    Args:
+        path: the file; missing parent folders are created.
+        obj: tensors and plain containers (what `torch.load(weights_only=True)` reads back).
+
+    Raises:
+        MtlspecError: the folder cannot be created or written.
+    """
+    import io
+
+    import torch  # here, so `mtlspec validate` never imports torch
+
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise MtlspecError(f"cannot create {path.parent}: {err.strerror or err}") from None
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    write_atomic(path, buffer.getvalue())

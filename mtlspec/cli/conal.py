@@ -13,6 +13,7 @@ import click
 
 from mtlspec.cli.groups import import_, search
 from mtlspec.errors import MtlspecError
+from mtlspec.io import save_torch
 
 WEIGHTINGS = ["rlw", "uniform", "mgda", "mgda-ub", "none"]
 
@@ -144,12 +145,10 @@ class _ProgressBar:
 
 def _retrain(spec, data, weighting, epochs, batch_size, seed, weights_out, allow_import,
              progress):
-    import io
 
     import torch
 
     from mtlspec.compile import compile
-    from mtlspec.io import write_atomic
     from mtlspec.train.loop import train
 
     torch.manual_seed(seed)
@@ -157,9 +156,7 @@ def _retrain(spec, data, weighting, epochs, batch_size, seed, weights_out, allow
     result = train(model, data, weighting=weighting, epochs=epochs, batch_size=batch_size,
                    seed=seed, progress=progress)
     if weights_out is not None:
-        buffer = io.BytesIO()
-        torch.save(model.state_dict(), buffer)
-        write_atomic(weights_out, buffer.getvalue())
+        save_torch(weights_out, model.state_dict())
     return result
 
 

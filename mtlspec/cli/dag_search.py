@@ -9,6 +9,7 @@ import click
 
 from mtlspec.cli.groups import search
 from mtlspec.errors import MtlspecError
+from mtlspec.io import save_torch
 
 
 def _base(path: str):
@@ -103,15 +104,12 @@ def search_dag_command(spec_path, data, states, flow, kappa, lambda_sq, epochs_w
 
 
 def _write(result, output, weights_out, torch) -> None:
-    import io
 
     from mtlspec.io import write_atomic
     from mtlspec.spec import format as format_spec
 
     if weights_out is not None:
-        blob = io.BytesIO()
-        torch.save(result.model.state_dict(), blob)
-        write_atomic(weights_out, blob.getvalue())
+        save_torch(weights_out, result.model.state_dict())
     if output is not None:
         write_atomic(output, format_spec(result.spec))
 

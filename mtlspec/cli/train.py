@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from mtlspec.errors import MtlspecError
+from mtlspec.io import save_torch
 from mtlspec.spec import load, validate
 
 WEIGHTINGS = ("uniform", "fixed", "rlw", "mgda", "mgda-ub")
@@ -94,20 +95,10 @@ def _check_tasks(spec: Any, data: str) -> list[str]:
 
 
 def _save_weights(model: Any, path: str) -> None:
-    import io
 
-    import torch
 
-    from mtlspec.io import write_atomic
 
-    buf = io.BytesIO()
-    torch.save(model.state_dict(), buf)
-    target = Path(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise MtlspecError(f"cannot create {target.parent}: {err.strerror or err}") from None
-    write_atomic(target, buf.getvalue())
+    save_torch(path, model.state_dict())
 
 
 def _report(doc: Any, data: str, result: Any, infos: dict, baseline: dict | None,

@@ -9,7 +9,6 @@ resumed search gives the same result as an uninterrupted one. Loaded with
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import torch
 
 from mtlspec.errors import MtlspecError
-from mtlspec.io import write_atomic
+from mtlspec.io import save_torch
 
 FILENAME = "conal.pt"
 
@@ -61,9 +60,7 @@ class Checkpoint:
     def save(self) -> None:
         if self.path is None:
             return
-        buffer = io.BytesIO()
-        torch.save({"meta": self.meta, "done": self.done, "current": self.current}, buffer)
-        write_atomic(self.path, buffer.getvalue())
+        save_torch(self.path, {"meta": self.meta, "done": self.done, "current": self.current})
 
     def stage_state(self, stage: int) -> dict | None:
         return self.current if self.current and self.current["stage"] == stage else None

@@ -22,7 +22,6 @@ Choices the paper's text leaves open:
 
 from __future__ import annotations
 
-import io
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Any
 import torch
 
 from mtlspec.errors import MtlspecError
+from mtlspec.io import save_torch
 from mtlspec.search.dag import DagSupernet
 from mtlspec.spec import ir, validate
 
@@ -114,15 +114,11 @@ def _optimizers(net: DagSupernet, config: SearchConfig):
 
 
 def _save(path: Path, state: SearchState, opts, fingerprint: dict[str, Any]) -> None:
-    from mtlspec.io import write_atomic
-
-    blob = io.BytesIO()
-    torch.save({"fingerprint": fingerprint, "stage": state.stage, "epoch": state.epoch,
+    save_torch(path, {"fingerprint": fingerprint, "stage": state.stage, "epoch": state.epoch,
                 "history": state.history, "seconds": state.seconds,
                 "model": state.supernet.state_dict(),
                 "opt_weights": opts[0].state_dict(), "opt_arch": opts[1].state_dict(),
-                "rng": torch.get_rng_state()}, blob)
-    write_atomic(path, blob.getvalue())
+                "rng": torch.get_rng_state()})
 
 
 def _load(path: Path, state: SearchState, opts, fingerprint: dict[str, Any]) -> None:

@@ -9,7 +9,6 @@ Resuming from it runs exactly the steps an uninterrupted run would (bit-identica
 from __future__ import annotations
 
 import copy
-import io
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -23,7 +22,7 @@ from torch import nn
 from torch.utils.data import Dataset, default_collate
 
 from mtlspec.errors import MtlspecError
-from mtlspec.io import write_atomic
+from mtlspec.io import save_torch
 from mtlspec.train.data import DataSplits, TaskInfo
 from mtlspec.train.losses import loss_for, metric_for
 from mtlspec.train.step import Stepper
@@ -174,10 +173,7 @@ def _set_rng_state(state: Mapping[str, Any]) -> None:
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """Write a checkpoint atomically (a kill during the write keeps the previous one)."""
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, buf.getvalue())
+    save_torch(path, state)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
