@@ -1,6 +1,12 @@
-"""Search runs that write specs: task grouping under an inference budget (Standley et al.).
+"""Search runs that write specs. Searches return IR (or plain data that becomes IR); they
+never export models themselves.
 
-Searches return IR (or plain data that becomes IR); they never build models themselves.
+- task grouping under an inference budget (Standley et al.): `grouping*`, re-exported here;
+- the TreeMTL layout space and recommender: `layouts`, `pairs`, `recommend`, `plan`;
+- CoNAL branch search: `conal`, `conal_pro`, `conal_spec`, `conflicts` (torch);
+- DAG topology search: `dag`, `dag_stages`, `flow`, `dag_report` (torch, except `flow`).
+
+Only the grouping API is re-exported: importing this package must stay torch-free and fast.
 
     >>> from mtlspec.search import load_table, select, to_spec  # doctest: +SKIP
     >>> table = load_table("results.txt")                       # doctest: +SKIP
