@@ -322,14 +322,22 @@ def build_command(file: str, output: str, weights: str | None, opset: int | None
     mtlspec build specs/nyuv2_resnet34.mtl -o nyu.onnx --weights trained.pt
     """
     doc, model = _compiled(file, allow_import, weights)
-    from mtlspec.exporters.onnx import export
+    from mtlspec.exporters.onnx import ParityFailed, export
 
     target = Path(output)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise MtlspecError(f"cannot create {target.parent}: {err.strerror or err}") from None
-    report = export(model, target, opset=opset, verify=not no_verify, spec_text=doc.source)
+    try:
+        report = export(model, target, opset=opset, verify=not no_verify, spec_text=doc.source)
+    except ParityFailed as failed:
+        if not as_json:
+            raise
+        # CI reads the JSON: the same report, `written: false`, and the failing check's exit 1
+        click.echo(json.dumps({**failed.report.to_json(), "written": False,
+                               "error": str(failed)}, indent=2))
+        raise click.exceptions.Exit(failed.exit_code) from None
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
         return

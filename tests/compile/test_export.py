@@ -234,6 +234,13 @@ def test_build_cli_parity_failure_exits_1(tmp_path: Path, monkeypatch):
     assert result.exit_code == 1, result.output
     assert "tolerance" in result.output and "was not written" in result.output
     assert not target.exists()
+    result = CliRunner().invoke(main, ["build", str(write_spec(tmp_path)), "-o", str(target),
+                                       "--json"])
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)  # CI gets JSON for a failed check too
+    assert report["written"] is False and "was not written" in report["error"]
+    assert report["parity"] and not any(p["ok"] for p in report["parity"])
+    assert not target.exists()
 
 
 def test_build_cli_no_verify_and_json(tmp_path: Path):
