@@ -69,3 +69,14 @@ def test_specs_are_not_collected_unless_asked(pytester: pytest.Pytester, specs: 
     result = pytester.runpytest(*specs, str(pytester.path))
     result.assert_outcomes()
     assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+def test_the_installed_entry_point_names_the_plugin_module():
+    from importlib.metadata import entry_points
+
+    import mtlspec.pytest_plugin
+
+    found = [ep for ep in entry_points(group="pytest11") if ep.name == "mtlspec"]
+    if not found:
+        pytest.skip("mtlspec is not installed (no pytest11 entry points); `make test` installs it")
+    assert found[0].load() is mtlspec.pytest_plugin
