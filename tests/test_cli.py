@@ -57,3 +57,26 @@ def test_python_dash_m_runs_the_cli():
                          capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     assert f"{len(SPECS)} specs valid" in out.stdout
+
+
+def test_every_lazily_named_command_resolves():
+    import click
+
+    from mtlspec.cli import main
+
+    def walk(group: click.Group, path: str) -> list[str]:
+        found = []
+        ctx = click.Context(group)
+        for name in group.list_commands(ctx):
+            command = group.get_command(ctx, name)
+            assert command is not None, f"{path} {name}"
+            assert command.name == name or name in getattr(group, "lazy", {}), (path, name)
+            found.append(f"{path} {name}")
+            if isinstance(command, click.Group):
+                found += walk(command, f"{path} {name}")
+        return found
+
+    names = walk(main, "mtlspec")
+    assert {"mtlspec search conal", "mtlspec search dag", "mtlspec import treemtl",
+            "mtlspec import conal", "mtlspec recommend plan", "mtlspec group plan",
+            "mtlspec validate", "mtlspec run", "mtlspec train"} <= set(names)

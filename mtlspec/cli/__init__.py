@@ -4,8 +4,9 @@ Exit codes: 0 ok, 1 a check failed (budget, parity), 2 bad input or usage, 3 an 
 User errors are printed compiler-style, never as a Python traceback; set MTLSPEC_DEBUG=1 to
 see the traceback of an internal error.
 
-Each command lives in its own module of this package and is registered below; modules import
-their heavy dependencies (torch, onnxruntime) inside the command so `mtlspec validate` stays fast.
+Each command lives in its own module of this package, named below and imported on first use;
+modules import their heavy dependencies (torch, onnxruntime) inside the command, so `mtlspec
+validate` stays fast.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ import sys
 import click
 
 from mtlspec import __version__
+from mtlspec.cli.groups import LazyGroup
 from mtlspec.errors import MtlspecError
 
 INTERNAL_ERROR = 3
 
 
-class _Group(click.Group):
+class _Group(LazyGroup):
     """A click group that turns mtlspec errors into exit codes instead of tracebacks."""
 
     def invoke(self, ctx: click.Context):
@@ -56,26 +58,20 @@ def main() -> None:
     """Multi-task learning architectures as declarative specs."""
 
 
-def _register() -> None:
-    # conal and dag_search add their subcommands to the shared `search` / `import` groups.
-    from mtlspec.cli import (
-        blocks,
-        build,
-        conal,  # noqa: F401
-        dag_search,  # noqa: F401
-        draw,
-        group,
-        groups,
-        recommend,
-        run,
-        spec_commands,
-        train,
-    )
-
-    for command in [*spec_commands.COMMANDS, *group.COMMANDS, *build.COMMANDS, *draw.COMMANDS,
-                    *groups.COMMANDS, *run.COMMANDS, *recommend.COMMANDS, *train.COMMANDS]:
-        main.add_command(command)
-    main.add_command(blocks.blocks)
-
-
-_register()
+main.lazy.update({
+    "validate": "mtlspec.cli.spec_commands:validate_command",
+    "fmt": "mtlspec.cli.spec_commands:fmt_command",
+    "schema": "mtlspec.cli.spec_commands:schema_command",
+    "blocks": "mtlspec.cli.blocks:blocks",
+    "cost": "mtlspec.cli.build:cost_command",
+    "check": "mtlspec.cli.build:check_command",
+    "build": "mtlspec.cli.build:build_command",
+    "draw": "mtlspec.cli.draw:draw_command",
+    "train": "mtlspec.cli.train:train_command",
+    "enumerate": "mtlspec.cli.recommend:enumerate_command",
+    "recommend": "mtlspec.cli.recommend:recommend_group",
+    "group": "mtlspec.cli.group:group",
+    "run": "mtlspec.cli.run:run_command",
+    "search": "mtlspec.cli.groups:search",
+    "import": "mtlspec.cli.groups:import_",
+})

@@ -363,6 +363,3 @@ def _print_build(name: str, report: Any) -> None:
     click.echo(f"verify: ok for {len(report.outputs)} tasks at batch sizes "
                f"{', '.join(map(str, batches))} (largest difference: {100 * worst:.2g}% of its "
                f"tolerance; {report.verify_seconds:.1f} s)")
-
-
-COMMANDS = [cost_command, check_command, build_command]

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import click
 
-from mtlspec.cli.groups import import_, search
 from mtlspec.errors import MtlspecError
 from mtlspec.io import save_torch
 
@@ -239,6 +238,3 @@ def import_conal_command(arch, base_path, tasks, name, output, as_json) -> None:
         click.echo(f"wrote {output}", err=True)
 
 
-search.add_command(search_conal_command)
-import_.add_command(import_conal_command)
-COMMANDS: list[click.Command] = []  # registered on the shared groups above

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from mtlspec.cli.groups import search
 from mtlspec.errors import MtlspecError
 from mtlspec.io import save_torch
 
@@ -156,5 +155,3 @@ def _stderr():
     return contextlib.redirect_stdout(sys.stderr)
 
 
-search.add_command(search_dag_command)
-COMMANDS: list[click.Command] = []  # registered on the shared `search` group above

@@ -26,6 +26,3 @@ def draw_command(file: str, output: str) -> None:
     spec = validate(load(file))
     fmt = draw(spec, output)
     click.echo(f"wrote {output} ({fmt}): {spec.name}")
-
-
-COMMANDS = [draw_command]

@@ -226,6 +226,3 @@ def plan_command(spec_path, half_size, output, as_json) -> None:
     click.echo(f"wrote {len(entries)} specs and {manifest} "
                f"({sum(e['width'] for e in entries):g} network units to train); "
                f"next: mtlspec run {output} --data DATASET", err=True)
-
-
-COMMANDS = [group]

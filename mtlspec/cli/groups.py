@@ -1,13 +1,37 @@
-"""Command groups shared by several modules: `search`, `import`, and groups with a default command.
+"""Command groups: lazily loaded subcommands, `search`, `import`, and default-command groups.
 
-`mtlspec recommend --spec ...` runs the recommender while `mtlspec recommend plan ...` writes a
-training plan; `DefaultGroup` gives one name both behaviours. Subcommands are added by the
-modules that own them (`search.add_command(...)`), so each search lives in its own module.
+Subcommands are named here as "module:attribute" and imported on first use (`LazyGroup`), so
+`mtlspec validate` does not import the training and search commands, and each command lives in
+the module that owns it. `mtlspec recommend --spec ...` runs the recommender while `mtlspec
+recommend plan ...` writes a training plan; `DefaultGroup` gives one name both behaviours.
 """
 
 from __future__ import annotations
 
+import importlib
+
 import click
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported when first asked for.
+
+    Args:
+        lazy: subcommand name → "package.module:attribute" of its click command.
+    """
+
+    def __init__(self, *args, lazy: dict[str, str] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in self.lazy:
+            module, attribute = self.lazy[name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
 
 
 class DefaultGroup(click.Group):
@@ -30,14 +54,18 @@ class DefaultGroup(click.Group):
         self.commands[self.default].format_usage(ctx, formatter)
 
 
-@click.group("search")
+@click.group("search", cls=LazyGroup, lazy={
+    "conal": "mtlspec.cli.conal:search_conal_command",
+    "dag": "mtlspec.cli.dag_search:search_dag_command",
+})
 def search() -> None:
     """Architecture searches that end in a spec (CoNAL branch search, DAG topology search)."""
 
 
-@click.group("import")
+@click.group("import", cls=LazyGroup, lazy={
+    "conal": "mtlspec.cli.conal:import_conal_command",
+    "treemtl": "mtlspec.cli.recommend:import_treemtl_command",
+})
 def import_() -> None:
     """Other tools' search results → deployable specs."""
 
-
-COMMANDS = [search, import_]

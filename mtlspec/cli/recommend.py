@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from mtlspec.cli.build import _count_option
-from mtlspec.cli.groups import DefaultGroup, import_
+from mtlspec.cli.groups import DefaultGroup
 from mtlspec.errors import MtlspecError
 
 
@@ -302,5 +302,3 @@ def import_treemtl_command(layout_text, tasks_text, base_path, name, output) -> 
         click.echo(f"wrote {output} (layout #{lay.rank(layout)})", err=True)
 
 
-import_.add_command(import_treemtl_command)
-COMMANDS = [enumerate_command, recommend_group]

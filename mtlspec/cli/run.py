@@ -98,6 +98,3 @@ def run_command(plan, data, data_options, epochs, batch_size, lr, seed, executor
     if report.failed:
         raise CheckFailed(f"{len(report.failed)} trainings failed (first: "
                           f"{next(iter(report.failed.items()))[1]}); run again to retry them")
-
-
-COMMANDS = [run_command]

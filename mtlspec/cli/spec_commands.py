@@ -108,6 +108,3 @@ def fmt_command(files: tuple[str, ...], check: bool, diff: bool) -> None:
 def schema_command() -> None:
     """Print the JSON Schema of the spec IR (what search runs emit as JSON)."""
     click.echo(json.dumps(ir.json_schema(), indent=2))
-
-
-COMMANDS = [validate_command, fmt_command, schema_command]

@@ -224,6 +224,3 @@ def train_command(file: str, data: str, weighting: str, task_weights: str | None
         click.echo(json.dumps(report, indent=2))
     else:
         _print_report(report)
-
-
-COMMANDS = [train_command]
