@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 
 class _Quiet:
+    def __init__(self, log: Callable[[str], None] | None) -> None:
+        self.log = log
+
     def advance(self, steps: int, description: str | None = None) -> None:
         pass
+
+    def print(self, line: str) -> None:
+        if self.log is not None:
+            self.log(line)
 
 
 class _Bar:
@@ -23,13 +30,22 @@ class _Bar:
         else:
             self.progress.update(self.task, advance=steps, description=description)
 
+    def print(self, line: str) -> None:
+        """A log line above the bar."""
+        self.progress.console.print(line, markup=False, highlight=False)
+
 
 @contextlib.contextmanager
-def progress_bar(enabled: bool, *, total: int) -> Iterator[Any]:
-    """Yield an object with `advance(steps, description=None)`; a bar only when `enabled`
-    and stderr is a terminal (logs and CI get no control characters)."""
-    if not enabled or not sys.stderr.isatty():
-        yield _Quiet()
+def progress_bar(enabled: bool | None, *, total: int, completed: int = 0,
+                 description: str = "training", transient: bool = True,
+                 log: Callable[[str], None] | None = None) -> Iterator[Any]:
+    """Yield an object with `advance(steps, description=None)` and `print(line)`.
+
+    A bar is drawn only when `enabled` is not False and stderr is a terminal (logs and CI get
+    no control characters); without one, `print` hands its lines to `log` (if given).
+    """
+    if enabled is False or not sys.stderr.isatty():
+        yield _Quiet(log)
         return
     from rich.console import Console
     from rich.progress import (
@@ -43,5 +59,5 @@ def progress_bar(enabled: bool, *, total: int) -> Iterator[Any]:
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-        yield _Bar(progress, progress.add_task("training", total=total))
+    with Progress(*columns, console=Console(stderr=True), transient=transient) as progress:
+        yield _Bar(progress, progress.add_task(description, total=total, completed=completed))

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import time
 from collections.abc import Callable, Mapping
 from contextlib import closing
@@ -36,6 +35,7 @@ from typing import Any
 from mtlspec.errors import MtlspecError
 from mtlspec.io import write_atomic
 from mtlspec.train.executors import ExecutorOptions, check_options, execute
+from mtlspec.train.progress import progress_bar
 from mtlspec.train.tables import RESULTS_DIR, assemble_tables, check_directions, load_plan
 
 # What every training imports: loaded once by the local pool's forkserver, not per worker.
@@ -227,7 +227,10 @@ def run_plan(
         raise MtlspecError(f"cannot create {plan_dir / RESULTS_DIR}: "
                            f"{err.strerror or err}") from None
     outcomes = execute(run_job, jobs, options, preload=_PRELOAD)
-    with _Progress(len(plan.entries), len(skipped), progress, log) as bar, closing(outcomes):
+    bar_context = progress_bar(progress, total=len(plan.entries), completed=len(skipped),
+                               description="plan", transient=False, log=log)
+    with bar_context as bar, closing(outcomes):
+        done = len(skipped)
         for job, outcome in outcomes:
             if isinstance(outcome, BaseException):
                 report.failed[job["id"]] = f"{type(outcome).__name__}: {outcome}"
@@ -236,7 +239,9 @@ def run_plan(
                 _record(plan_dir, job, outcome)
                 report.trained.append(job["id"])
                 message = f"{job['id']}: {outcome['seconds']:.1f} s"
-            bar.advance(job["id"], message)
+            done += 1
+            bar.advance(1, f"plan (last: {job['id']})")
+            bar.print(f"[{done}/{len(plan.entries)}] {message}")
     if not report.failed:
         report.tables = [str(p) for p in assemble_tables(plan_dir, plan)]
     report.seconds = time.perf_counter() - start
@@ -260,46 +265,3 @@ def _check_data(settings: RunSettings, tasks: list[str]) -> dict[str, bool]:
     except TypeError as err:  # an option the data set does not take
         raise MtlspecError(f"data set `{settings.data}`: {err}") from None
     return {t: info.higher_is_better for t, info in data.tasks.items()}
-
-
-class _Progress:
-    """A rich progress bar over the plan's entries (log lines print above it), or a counter."""
-
-    def __init__(self, total: int, done: int, show: bool | None,
-                 log: Callable[[str], None] | None) -> None:
-        self.total, self.done, self.log = total, done, log
-        self.show = sys.stderr.isatty() if show is None else show
-        self._bar: Any = None
-
-    def __enter__(self) -> _Progress:
-        if self.show:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            self._bar = Progress(TextColumn("training {task.description}"), BarColumn(),
-                                 MofNCompleteColumn(), TimeElapsedColumn(),
-                                 TimeRemainingColumn(), console=Console(stderr=True))
-            self._bar.start()
-            self._task = self._bar.add_task("plan", total=self.total, completed=self.done)
-        return self
-
-    def advance(self, last: str, message: str) -> None:
-        self.done += 1
-        line = f"[{self.done}/{self.total}] {message}"
-        if self._bar is not None:
-            self._bar.update(self._task, advance=1, description=f"plan (last: {last})")
-            if self.log is not None:
-                self._bar.console.print(line, markup=False, highlight=False)
-        elif self.log is not None:
-            self.log(line)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()
