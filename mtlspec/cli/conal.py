@@ -11,20 +11,11 @@ from pathlib import Path
 
 import click
 
+from mtlspec.cli.base_spec import load_base
 from mtlspec.errors import MtlspecError
 from mtlspec.io import save_torch
 
 WEIGHTINGS = ["rlw", "uniform", "mgda", "mgda-ub", "none"]
-
-
-def _base(path: str):
-    from mtlspec.spec import ir, load, validate
-
-    spec = validate(load(path))
-    if not isinstance(spec, ir.TreeSpec):
-        raise MtlspecError(f"{path}: `{spec.name}` is a {spec.kind} spec; CoNAL needs a tree "
-                           "(`model`) spec for its backbone and heads")
-    return spec
 
 
 def _write_spec(spec, output: str | None, as_json: bool) -> str:
@@ -87,7 +78,7 @@ def search_conal_command(spec_path, data_name, pro, no_noticing, epochs, warmup,
     from mtlspec.search.conal import SearchConfig, search_conal
     from mtlspec.train.data import load_data
 
-    base = _base(spec_path)
+    base = load_base(spec_path, "model", "CoNAL needs its backbone and heads from")
     data = load_data(data_name, tasks=[t.name for t in base.tasks], seed=seed,
                      train_size=train_size, val_size=val_size, test_size=test_size)
     config = SearchConfig(epochs=epochs, batch_size=batch_size, warmup_epochs=warmup,
@@ -222,7 +213,7 @@ def import_conal_command(arch, base_path, tasks, name, output, as_json) -> None:
     """
     from mtlspec.search.conal_spec import import_conal
 
-    base = _base(base_path)
+    base = load_base(base_path, "model", "CoNAL needs its backbone and heads from")
     names = [t.strip() for t in tasks.split(",")] if tasks is not None else None
     if names is not None and not all(names):
         raise MtlspecError(f"--tasks {tasks!r} has an empty name; write e.g. a,b,c")

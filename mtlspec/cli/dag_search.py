@@ -7,18 +7,9 @@ from pathlib import Path
 
 import click
 
+from mtlspec.cli.base_spec import load_base
 from mtlspec.errors import MtlspecError
 from mtlspec.io import save_torch
-
-
-def _base(path: str):
-    from mtlspec.spec import ir, load, validate
-
-    spec = validate(load(path))
-    if not isinstance(spec, ir.DagSpec):
-        raise MtlspecError(f"{path}: `mtlspec search dag` needs a dag spec, got a "
-                           f"{spec.kind} spec")
-    return spec
 
 
 def _positive(name: str, value: float | None, minimum: float = 1) -> None:
@@ -84,7 +75,7 @@ def search_dag_command(spec_path, data, states, flow, kappa, lambda_sq, epochs_w
     for flag, value in (("--epochs-warmup", epochs_warmup), ("--epochs-search", epochs_search),
                         ("--epochs-finetune", epochs_finetune), ("--lambda-sq", lambda_sq)):
         _positive(flag, value, 0)
-    base = _base(spec_path)
+    base = load_base(spec_path, "dag", "`mtlspec search dag` needs")
     import torch
 
     from mtlspec.search.dag_stages import SearchConfig, run_dag_search

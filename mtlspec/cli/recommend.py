@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from mtlspec.cli.base_spec import load_base
 from mtlspec.cli.build import _count_option
 from mtlspec.cli.groups import DefaultGroup
 from mtlspec.errors import MtlspecError
@@ -23,16 +24,6 @@ def _tasks_arg(text: str) -> list[str]:
     if not all(names) or len(set(names)) != len(names):
         raise MtlspecError(f"--tasks {text!r}: give a count or distinct comma-separated names")
     return names
-
-
-def _base(path: str):
-    from mtlspec.spec import ir, load, validate
-
-    spec = validate(load(path))
-    if not isinstance(spec, ir.TreeSpec):
-        raise MtlspecError(f"{path}: the base spec must be a tree spec (`model`), not a "
-                           f"{spec.kind}")
-    return spec
 
 
 @click.command("enumerate")
@@ -137,7 +128,7 @@ def recommend_command(spec_path, pairs_path, single_path, tasks_text, max_gflops
 
     if (max_gflops is not None) + (max_params is not None) + (max_models is not None) > 1:
         raise MtlspecError("give at most one of --max-gflops, --max-params, --max-models")
-    base = _base(spec_path)
+    base = load_base(spec_path, "model", "the recommender needs its backbone and heads from")
     names = _tasks_arg(tasks_text) if tasks_text else [t.name for t in base.tasks]
     table = load_pairs(pairs_path, single=single_path, tasks=names)
     if tasks_text:
@@ -251,7 +242,7 @@ def plan_command(spec_path, outdir, allow_import, as_json) -> None:
     from mtlspec.search.plan import pairs_plan, write_plan
     from mtlspec.search.recommend import cost_model
 
-    base = _base(spec_path)
+    base = load_base(spec_path, "model", "the recommender needs its backbone and heads from")
     model = cost_model(base, base_dir=str(Path(spec_path).parent), allow_import=allow_import)
     manifest, texts = pairs_plan(base, model, base_name=str(spec_path))
     path = write_plan(outdir, manifest, texts)
@@ -282,7 +273,7 @@ def import_treemtl_command(layout_text, tasks_text, base_path, name, output) -> 
     from mtlspec.spec import format as format_spec
     from mtlspec.spec import validate
 
-    base = _base(base_path)
+    base = load_base(base_path, "model", "a TreeMTL layout takes its backbone and heads from")
     layout = lay.parse_treemtl(layout_text)
     order = [t.name for t in base.tasks]
     names = _tasks_arg(tasks_text) if tasks_text else order
