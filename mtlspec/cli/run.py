@@ -50,12 +50,15 @@ def _data_options(pairs: tuple[str, ...]) -> dict[str, object]:
               help="ray: GPUs one training asks for.")
 @click.option("--threads", type=int, default=1, show_default=True,
               help="torch threads per training.")
+@click.option("--device", default=None, metavar="DEVICE",
+              help="Where each training runs: cpu (default), cuda, cuda:1; with ray, ask for "
+                   "GPUs with --gpus-per-task.")
 @click.option("--force", is_flag=True, help="Train every spec again, ignoring results.")
 @click.option("--tables-only", is_flag=True,
               help="Train nothing; assemble the tables from the results present.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
 def run_command(plan, data, data_options, epochs, batch_size, lr, seed, executor, workers,
-                address, cpus_per_task, gpus_per_task, threads, force, tables_only,
+                address, cpus_per_task, gpus_per_task, threads, device, force, tables_only,
                 as_json) -> None:
     """Train and evaluate every spec of PLAN; write results/<id>.json as each one finishes.
 
@@ -86,7 +89,8 @@ def run_command(plan, data, data_options, epochs, batch_size, lr, seed, executor
     options = ExecutorOptions(kind=executor, workers=workers, address=address,
                               cpus_per_task=cpus_per_task, gpus_per_task=gpus_per_task)
     log = None if as_json else (lambda line: click.echo(line, err=True))
-    report = run_plan(plan, settings, options, threads=threads, force=force, log=log)
+    report = run_plan(plan, settings, options, threads=threads, device=device, force=force,
+                      log=log)
     if as_json:
         click.echo(json.dumps(vars(report), indent=2))
     else:

@@ -94,13 +94,6 @@ def _check_tasks(spec: Any, data: str) -> list[str]:
     return names
 
 
-def _save_weights(model: Any, path: str) -> None:
-
-
-
-    save_torch(path, model.state_dict())
-
-
 def _report(doc: Any, data: str, result: Any, infos: dict, baseline: dict | None,
             output: str | None) -> dict[str, Any]:
     from mtlspec.train.loop import relative_delta
@@ -170,6 +163,8 @@ def _print_report(report: dict[str, Any]) -> None:
 @click.option("--resume", is_flag=True, help="Continue from --checkpoint (exactly as if "
                                               "never stopped).")
 @click.option("--max-steps", type=click.IntRange(min=0), help="Stop after this many steps.")
+@click.option("--device", default=None, metavar="DEVICE",
+              help="Train on this device: cpu (default), cuda, cuda:1.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write the trained state dict (for `mtlspec build --weights`).")
 @click.option("--baseline", type=click.Path(dir_okay=False),
@@ -180,7 +175,8 @@ def train_command(file: str, data: str, weighting: str, task_weights: str | None
                   normalization: str | None, epochs: int, batch_size: int, lr: float, seed: int,
                   train_size: int | None, data_options: tuple[str, ...],
                   checkpoint: str | None, checkpoint_every: int, resume: bool,
-                  max_steps: int | None, output: str | None, baseline: str | None,
+                  max_steps: int | None, device: str | None, output: str | None,
+                  baseline: str | None,
                   allow_import: bool, as_json: bool) -> None:
     """Train spec FILE on a bundled data set and print per-task val/test metrics. The spec's
     task names must be tasks of the data set (MultiDigits: left, right, parity, greater, has7,
@@ -216,9 +212,10 @@ def train_command(file: str, data: str, weighting: str, task_weights: str | None
     model = compile(spec, base_dir=base_dir, allow_import=allow_import)
     result = train(model, splits, weighting=w, epochs=epochs, batch_size=batch_size, lr=lr,
                    seed=seed, checkpoint=checkpoint, resume=resume, progress=not as_json,
-                   max_steps=max_steps, checkpoint_every=checkpoint_every if checkpoint else None)
+                   max_steps=max_steps, checkpoint_every=checkpoint_every if checkpoint else None,
+                   device=device)
     if output:
-        _save_weights(model, output)
+        save_torch(output, model.state_dict())
     report = _report(doc, data, result, splits.tasks, base, output)
     if as_json:
         click.echo(json.dumps(report, indent=2))

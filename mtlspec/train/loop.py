@@ -57,11 +57,32 @@ class StepInfo:
     weights: dict[str, float]
 
 
-def _batch(dataset: Dataset, indices: torch.Tensor) -> tuple[torch.Tensor, dict]:
+def _device(name: str | torch.device) -> torch.device:
+    """A torch device that exists here, else a clear error."""
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError) as err:
+        raise MtlspecError(f"unknown device {name!r}: {err}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise MtlspecError(f"device {name!r}: CUDA is not available on this machine")
+    if device.type not in ("cpu", "cuda"):
+        raise MtlspecError(f"device {name!r}: mtlspec trains on cpu or cuda")
+    return device
+
+
+def device_of(model: nn.Module) -> torch.device:
+    """Where the model's parameters live (the CPU for a model without any)."""
+    return next(iter(model.parameters()), torch.empty(0)).device
+
+
+def _batch(dataset: Dataset, indices: torch.Tensor,
+           device: torch.device | None = None) -> tuple[torch.Tensor, dict]:
     gather = getattr(dataset, "batch", None)
-    if callable(gather):
-        return gather(indices)
-    return default_collate([dataset[int(i)] for i in indices])
+    x, y = gather(indices) if callable(gather) else default_collate(
+        [dataset[int(i)] for i in indices])
+    if device is None or device.type == "cpu":
+        return x, y
+    return x.to(device), {t: v.to(device) for t, v in y.items()}
 
 
 def _order(n: int, seed: int, epoch: int) -> torch.Tensor:
@@ -82,7 +103,7 @@ def model_tasks(model: nn.Module, data: DataSplits) -> list[str]:
     Raises:
         MtlspecError: a task the data set lacks, or a head whose output size does not match.
     """
-    x, _ = _batch(data.train, torch.arange(min(2, len(data.train))))
+    x, _ = _batch(data.train, torch.arange(min(2, len(data.train))), device_of(model))
     was_training = model.training
     model.eval()
     try:
@@ -120,10 +141,11 @@ def evaluate(model: nn.Module, dataset: Dataset, tasks: Mapping[str, TaskInfo], 
     model.eval()
     sums = dict.fromkeys(tasks, 0.0)
     n = len(dataset)
+    device = device_of(model)
     try:
         with torch.no_grad():
             for idx in _batches(n, batch_size, torch.arange(n), 0):
-                x, y = _batch(dataset, idx)
+                x, y = _batch(dataset, idx, device)
                 out = model(x)
                 for t, info in tasks.items():
                     sums[t] += metric_for(info)(out[t], y[t]) * len(idx)
@@ -220,6 +242,7 @@ def train(
     max_steps: int | None = None,
     checkpoint_every: int | None = None,
     weight_decay: float = 0.0,
+    device: str | torch.device | None = None,
 ) -> TrainResult:
     """Train a multi-task model with Adam and a loss weighting.
 
@@ -235,6 +258,8 @@ def train(
         progress: show a progress bar (only when stderr is a terminal).
         on_step: called with a `StepInfo` after every step.
         max_steps: stop after this many steps in all (a checkpoint is written there).
+        device: move the model there first ("cpu", "cuda", "cuda:1"); None keeps it where it
+            is. Batches follow the model. Bit-identical resumes are promised on the CPU only.
 
     A model with a `training_parts()` method (a compiled grouping spec) is trained part by
     part, each on its own tasks with these settings (max_steps per part), checkpoints in
@@ -254,6 +279,8 @@ def train(
     """
     if epochs < 0 or batch_size < 1 or not lr > 0:
         raise MtlspecError("need epochs ≥ 0, batch size ≥ 1 and a positive learning rate")
+    if device is not None:
+        model.to(_device(device))
     parts = getattr(model, "training_parts", None)
     if callable(parts):
         return _train_parts(model, parts(), data, checkpoint=checkpoint, weighting=weighting,
@@ -271,7 +298,8 @@ def train(
     random.seed(seed)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr,
                                  weight_decay=weight_decay)
-    probe = _batch(data.train, torch.arange(min(batch_size, len(data.train))))[0]
+    probe = _batch(data.train, torch.arange(min(batch_size, len(data.train))),
+                   device_of(model))[0]
     stepper = Stepper(model, tasks, [loss_for(infos[t]) for t in tasks], weighting, probe)
     config = {"tasks": tasks, "weighting": weighting.name, "batch_size": batch_size,
               "lr": lr, "seed": seed, "train_items": len(data.train), "data": data.name,
@@ -319,6 +347,7 @@ class _Loop:
         self.run_state, self.config, self.path = run, config, path
         self.batch_size, self.seed, self.on_step = batch_size, seed, on_step
         self.checkpoint_every = checkpoint_every
+        self.device = device_of(model)
 
     def save(self) -> None:
         if self.path is None:
@@ -355,7 +384,7 @@ class _Loop:
                 self.save()
                 return False
             start = time.perf_counter()
-            x, y = _batch(self.data.train, idx)
+            x, y = _batch(self.data.train, idx, self.device)
             losses, weights = self.stepper.step(x, y, self.optimizer)
             run.seconds += time.perf_counter() - start
             run.step += 1

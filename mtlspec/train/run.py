@@ -122,7 +122,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     torch.manual_seed(settings["seed"])  # the initial weights: a pool worker's RNG has history
     model = compile_spec(spec)
     result = train(model, data, weighting=settings["weighting"], epochs=settings["epochs"],
-                   batch_size=settings["batch_size"], lr=settings["lr"], seed=settings["seed"])
+                   batch_size=settings["batch_size"], lr=settings["lr"], seed=settings["seed"],
+                   device=job.get("device"))
     return {"val": {t: float(result.val_metrics[t]) for t in tasks},
             "test": {t: float(result.metrics[t]) for t in tasks},
             "directions": {t: "max" if data.tasks[t].higher_is_better else "min"
@@ -152,7 +153,8 @@ def _finished(path: Path, spec_hash: str, settings: dict[str, Any]) -> bool:
 
 
 def _jobs(plan_dir: Path, entries: list[dict[str, Any]], settings: dict[str, Any],
-          threads: int, force: bool) -> tuple[list[dict[str, Any]], list[str]]:
+          threads: int, force: bool,
+          device: str | None = None) -> tuple[list[dict[str, Any]], list[str]]:
     jobs, skipped = [], []
     for entry in entries:
         spec_path = plan_dir / entry["spec"]
@@ -168,7 +170,8 @@ def _jobs(plan_dir: Path, entries: list[dict[str, Any]], settings: dict[str, Any
             continue
         jobs.append({"id": entry["id"], "spec": entry["spec"], "spec_text": text,
                      "spec_name": str(spec_path), "spec_sha256": digest,
-                     "tasks": list(entry["tasks"]), "settings": settings, "threads": threads})
+                     "tasks": list(entry["tasks"]), "settings": settings, "threads": threads,
+                     "device": device})
     return jobs, skipped
 
 
@@ -185,6 +188,7 @@ def run_plan(
     options: ExecutorOptions | None = None,
     *,
     threads: int = 1,
+    device: str | None = None,
     force: bool = False,
     progress: bool | None = None,
     log: Callable[[str], None] | None = None,
@@ -196,6 +200,8 @@ def run_plan(
         settings: data set and training settings shared by every run.
         options: the executor (default: a local pool of one worker).
         threads: torch threads per run (1 keeps parallel workers from oversubscribing cores).
+        device: where each run trains ("cpu", "cuda", ...; None: the CPU). Not part of the
+            settings a result is matched on.
         force: train every entry again, ignoring existing results.
         progress: show a progress bar; None: only when standard error is a terminal.
         log: called with one line per finished or failed run (e.g. `click.echo`).
@@ -219,7 +225,7 @@ def run_plan(
         raise MtlspecError(f"--threads must be at least 1, got {threads}")
     plan = load_plan(plan_dir)
     check_directions(plan, _check_data(settings, plan.tasks))
-    jobs, skipped = _jobs(plan_dir, plan.entries, settings.as_dict(), threads, force)
+    jobs, skipped = _jobs(plan_dir, plan.entries, settings.as_dict(), threads, force, device)
     report = RunReport(plan=str(plan_dir), kind=plan.kind, skipped=skipped)
     try:
         (plan_dir / RESULTS_DIR).mkdir(exist_ok=True)

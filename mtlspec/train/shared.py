@@ -145,8 +145,8 @@ def gram_matrix(grads: torch.Tensor, *, chunk: int = 1 << 16) -> torch.Tensor:
                 [0., 1.]], dtype=torch.float64)
     """
     t, d = grads.shape
-    out = torch.zeros(t, t, dtype=torch.float64)
+    out = torch.zeros(t, t, dtype=torch.float64, device=grads.device)
     for start in range(0, d, chunk):
         part = grads[:, start:start + chunk]
         out += (part @ part.T).double()
-    return (out + out.T) / 2
+    return ((out + out.T) / 2).cpu()  # the min-norm solver works on the CPU

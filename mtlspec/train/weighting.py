@@ -220,7 +220,7 @@ class Weighting:
         """Loss weights for one step (losses detached, in `tasks` order)."""
         w = np.asarray(self.compute(losses.detach(), gram), dtype=np.float64)
         self.last = w
-        return torch.as_tensor(w, dtype=losses.dtype)
+        return torch.as_tensor(w, dtype=losses.dtype, device=losses.device)
 
     def state_dict(self) -> dict[str, Any]:
         return {}

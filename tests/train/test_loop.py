@@ -244,3 +244,16 @@ def test_a_grouping_trains_each_network_on_every_task_it_trains(tmp_path):
     assert {row["part"] for row in result.history} == {"a", "b"}
     assert result.steps == 8  # 4 steps a network
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
+
+
+def test_an_explicit_cpu_device_trains_the_same_and_bad_devices_are_clear_errors():
+    first, second = tiny_model("trunk1"), tiny_model("trunk1")
+    a = train(first, tiny_data(), epochs=1, batch_size=32)
+    b = train(second, tiny_data(), epochs=1, batch_size=32, device="cpu")
+    assert a.metrics == b.metrics
+    assert all(torch.equal(v, second.state_dict()[k]) for k, v in first.state_dict().items())
+    with pytest.raises(MtlspecError, match="unknown device 'gpu0'"):
+        train(tiny_model(), tiny_data(), epochs=0, device="gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(MtlspecError, match="CUDA is not available"):
+            train(tiny_model(), tiny_data(), epochs=0, device="cuda")
