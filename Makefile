@@ -38,6 +38,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/detector.py
 	$(BIN)/python bench/grouping.py
 	$(BIN)/python bench/compile.py
+	$(BIN)/python bench/layouts.py
+	$(BIN)/python bench/mgda.py
+	$(BIN)/python bench/conal.py
+	$(BIN)/python bench/dag_search.py
+	$(BIN)/python bench/run_e2e.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis
