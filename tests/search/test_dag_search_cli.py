@@ -11,17 +11,10 @@ from click.testing import CliRunner
 
 from mtlspec.cli import main
 from mtlspec.spec import format, load, validate
+from tests.search.test_dag_search import BASE  # the tiny base DAG spec
 
 torch.set_num_threads(1)
 
-BASE = """dag tiny {
-  input image: float[1, 1, 8, 16]
-  central { states: 4; flow: 2; stem: conv(out=8, stride=2); edge: conv3x3 }
-  tasks { left: head linear(classes=10); parity: head linear(classes=2) }
-  topology left { in: 1; out: 1 }
-  topology parity { in: 1; out: 1 }
-}
-"""
 TINY = ["--train-size", "64", "--test-size", "32", "--max-steps", "1", "--epochs-warmup", "1",
         "--epochs-search", "1", "--epochs-finetune", "1", "--no-progress"]
 
