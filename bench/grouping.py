@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "taskgrouping"
+DATA = ROOT / "mtlspec" / "data" / "published" / "standley"
 
 
 class Timeout(Exception):

@@ -41,9 +41,14 @@ def test_wheel_contents(wheel: Path):
     tops = {n.split("/")[0] for n in names}
     assert "exporters" not in tops and "grammar" not in tops
     assert not any(n.startswith("tests/") or n.startswith("specs/") for n in names)
-    # every subpackage of the source tree ships
-    for init in (ROOT / "mtlspec").glob("*/__init__.py"):
-        assert f"mtlspec/{init.parent.name}/__init__.py" in names, init.parent.name
+    # every subpackage of the source tree ships, and every published table with its README
+    for init in (ROOT / "mtlspec").rglob("__init__.py"):
+        assert init.relative_to(ROOT).as_posix() in names, init
+    published = ROOT / "mtlspec" / "data" / "published"
+    data = [p for p in published.rglob("*") if p.suffix in (".txt", ".csv", ".md")]
+    assert len(data) == 17 + 2
+    for path in data:
+        assert path.relative_to(ROOT).as_posix() in names, path
 
 
 def test_installed_wheel_parses_specs(wheel: Path, tmp_path: Path):
@@ -55,6 +60,8 @@ def test_installed_wheel_parses_specs(wheel: Path, tmp_path: Path):
         "from mtlspec.spec import load, validate;"
         f"assert mtlspec.__file__.startswith({str(target)!r}), mtlspec.__file__;"
         "[validate(load(p)) for p in sys.argv[1:]];"
+        "from mtlspec.search.grouping_table import load_table;"
+        "assert len(load_table('standley:setting2-esa').candidates) == 36;"
         "print('ok')"
     )
     specs = [str(p) for p in (ROOT / "specs").glob("*.mtl")]

@@ -38,15 +38,12 @@ def test_nyuv2_layout_is_the_recommenders_top_choice_for_the_published_pair_resu
     from mtlspec.search.pairs import load_pairs
     from mtlspec.search.recommend import Budget, cost_model, recommend
 
-    table_path = ROOT.parent / "shared/data/treemtl/NYUv2_2task_metrics_resnet_1129_val_acc.csv"
-    if not table_path.exists():
-        pytest.skip(f"{table_path} (shared data) is not beside the repository")
     spec = validate(load(SPECS[0].with_name("nyuv2_resnet34.mtl")))
     assert isinstance(spec, TreeSpec)
     # A smaller input keeps tracing fast; every block shrinks alike, so the ratios hold.
     shape = {"shape": (1, 3, 96, 128)}
     small = spec.model_copy(update={"input": spec.input.model_copy(update=shape)})
-    table = load_pairs(table_path, tasks=[t.name for t in spec.tasks])
+    table = load_pairs("treemtl:nyuv2-resnet34", tasks=[t.name for t in spec.tasks])
     best = recommend(cost_model(small), table, budget=Budget(max_models=1.5), top=1)
     assert best.candidates[0].id == layouts.rank(layouts.from_spec(spec))
 

@@ -60,6 +60,7 @@ def main() -> None:
 
 main.lazy.update({
     "validate": "mtlspec.cli.spec_commands:validate_command",
+    "datasets": "mtlspec.cli.datasets:datasets_command",
     "fmt": "mtlspec.cli.spec_commands:fmt_command",
     "schema": "mtlspec.cli.spec_commands:schema_command",
     "blocks": "mtlspec.cli.blocks:blocks",

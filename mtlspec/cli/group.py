@@ -44,14 +44,15 @@ def group() -> None:
     """Task grouping (Standley et al.): select networks under a budget, or plan their training.
 
     \b
-    mtlspec group --table results.txt --budget 2.5 -o grouping.mtl   (runs `select`)
+    mtlspec group --table standley:setting1 --budget 2.5 -o grouping.mtl   (runs `select`)
     mtlspec group plan --spec base.mtl --half-size -o plan/
     """
 
 
 @group.command("select")
 @click.option("--table", "table_path", required=True, type=click.Path(dir_okay=False),
-              help="Candidate networks with costs and per-task losses (validation split).")
+              help="Candidate networks with costs and per-task losses (validation split): a "
+              "file, or a shipped table such as standley:setting1 (`mtlspec datasets`).")
 @click.option("--format", "fmt", type=FORMAT, default=None,
               help="Table format; default by extension: .csv, .json, else standley (TSV).")
 @click.option("--tasks", default=None, help="Column names for standley tables, e.g. a,b,c.")
@@ -62,9 +63,10 @@ def group() -> None:
               show_default=True, help="Select on the table, its higher-order approximation, "
               "or an early-stopped table (--early).")
 @click.option("--early", "early_path", default=None, type=click.Path(dir_okay=False),
-              help="Early-stopped table for --method esa.")
+              help="Early-stopped table for --method esa (e.g. standley:setting1-esa).")
 @click.option("--eval", "eval_path", default=None, type=click.Path(dir_okay=False),
-              help="Report the chosen networks on this table too (test split).")
+              help="Report the chosen networks on this table too (test split, e.g. "
+              "standley:setting1-test).")
 @click.option("--base-spec", "base_path", default=None, type=click.Path(dir_okay=False),
               help="Spec supplying the input, task heads and backbone.")
 @click.option("--name", default=None, help="Name of the written spec (default: the base's).")
@@ -83,7 +85,7 @@ def group_command(table_path, fmt, tasks, budget, sweep_text, method, early_path
 
     \b
     mtlspec group --table results.txt --budget 2.5 --base-spec s.mtl -o grouping.mtl
-    mtlspec group --table results.txt --sweep 1:5:0.5 --eval results_test.txt --plot t.png
+    mtlspec group --table standley:setting1 --sweep 1:5:0.5 --eval standley:setting1-test
     """
     if (budget is None) == (sweep_text is None):
         raise MtlspecError("give exactly one of --budget B and --sweep START:STOP:STEP")

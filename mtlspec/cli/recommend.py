@@ -91,11 +91,13 @@ def recommend_group() -> None:
 @click.option("--spec", "spec_path", required=True, type=click.Path(dir_okay=False),
               help="Base tree spec: input, backbone blocks and heads (its layout is ignored).")
 @click.option("--pairs", "pairs_path", required=True, type=click.Path(dir_okay=False),
-              help="2-task results: CSV, JSON or TreeMTL's table (mtlspec.search.pairs).")
+              help="2-task results: CSV, JSON or TreeMTL's table (mtlspec.search.pairs), or "
+              "a shipped table: treemtl:nyuv2-resnet34 (`mtlspec datasets` lists them).")
 @click.option("--single", "single_path", type=click.Path(dir_okay=False), default=None,
               help="Single-task baselines (CSV task,metric,value[,direction]).")
 @click.option("--tasks", "tasks_text", default=None,
-              help="Names of TreeMTL's task ids 0,1,.. (default: the spec's task order).")
+              help="Names of TreeMTL's task ids 0,1,.. (default: the spec's task order; for "
+              "a shipped table, its own names).")
 @click.option("--max-gflops", type=click.FloatRange(min=0), default=None,
               help="Total GFLOPs limit (heads included).")
 @click.option("--max-params", callback=_count_option, default=None, metavar="N",
@@ -120,8 +122,9 @@ def recommend_command(spec_path, pairs_path, single_path, tasks_text, max_gflops
 
     \b
     mtlspec recommend --spec specs/nyuv2_resnet34.mtl \\
-        --pairs NYUv2_2task_metrics_resnet_1129_val_acc.csv --max-models 1.5 -o out/
+        --pairs treemtl:nyuv2-resnet34 --max-models 1.5 -o out/
     """
+    from mtlspec.data import published
     from mtlspec.search import recommend as rc
     from mtlspec.search import recommend_report as report
     from mtlspec.search.pairs import load_pairs
@@ -129,10 +132,14 @@ def recommend_command(spec_path, pairs_path, single_path, tasks_text, max_gflops
     if (max_gflops is not None) + (max_params is not None) + (max_models is not None) > 1:
         raise MtlspecError("give at most one of --max-gflops, --max-params, --max-models")
     base = load_base(spec_path, "model", "the recommender needs its backbone and heads from")
-    names = _tasks_arg(tasks_text) if tasks_text else [t.name for t in base.tasks]
-    table = load_pairs(pairs_path, single=single_path, tasks=names)
-    if tasks_text:
-        table = table.reordered([t.name for t in base.tasks])
+    spec_order = [t.name for t in base.tasks]
+    if published.is_name(pairs_path):  # its ids are named; --tasks renames them in id order
+        table = load_pairs(pairs_path, single=single_path)
+        table = table.renamed(_tasks_arg(tasks_text)) if tasks_text else table
+    else:
+        table = load_pairs(pairs_path, single=single_path,
+                           tasks=_tasks_arg(tasks_text) if tasks_text else spec_order)
+    table = table.reordered(spec_order)
     model = rc.cost_model(base, base_dir=str(Path(spec_path).parent),
                           allow_import=allow_import)
     budget = rc.Budget(max_gflops=max_gflops, max_params=max_params, max_models=max_models)

@@ -268,8 +268,9 @@ def select(table: CandidateTable, budget: float) -> Selection:
             gives the cheapest cover), or a task no candidate predicts.
 
     Example:
-        >>> t = load_table("../shared/data/taskgrouping/results.txt")  # doctest: +SKIP
-        >>> round(select(t, 2.5).total, 5)  # doctest: +SKIP
+        >>> from mtlspec.search.grouping_table import load_table
+        >>> t = load_table("standley:setting1")
+        >>> round(select(t, 2.5).total, 5)
         0.45076
     """
     p = _Problem(table)

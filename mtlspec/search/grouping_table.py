@@ -47,6 +47,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from mtlspec.data import published
 from mtlspec.errors import MtlspecError
 
 STANDLEY_TASKS = ("segment", "depth", "normal", "keypoint", "edge")
@@ -186,7 +187,8 @@ def load_table(
     """Read a candidate table (see the module docstring for the formats).
 
     Args:
-        path: the file.
+        path: the file, or a shipped table's name (`standley:setting1`; see
+            `mtlspec.data.published`), whose task names are the default `tasks`.
         format: `csv`, `json` or `standley`; None picks by extension (.json, .csv, else standley).
         tasks: column names for the Standley format (ignored by the others).
 
@@ -197,9 +199,12 @@ def load_table(
         MtlspecError: the file cannot be read or does not follow the format.
 
     Example:
-        >>> load_table("../shared/data/taskgrouping/results.txt")  # doctest: +SKIP
+        >>> table = load_table("standley:setting4")
+        >>> table.tasks[:2], len(table.candidates)
+        (('autoencoder', 'normal'), 36)
     """
-    path = Path(path)
+    path, named_tasks = published.locate(path, kind="grouping")
+    tasks = tasks if tasks is not None else named_tasks
     fmt = format or {".json": "json", ".csv": "csv"}.get(path.suffix.lower(), "standley")
     if fmt not in FORMATS:
         raise MtlspecError(f"unknown table format `{fmt}` (use {', '.join(FORMATS)})")

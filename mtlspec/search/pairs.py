@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mtlspec.data import published
 from mtlspec.errors import MtlspecError
 from mtlspec.io import write_atomic
 
@@ -164,7 +165,8 @@ def load_pairs(path: str | Path, *, single: str | Path | None = None,
 
     Args:
         path: the results file (`.json` is JSON; a CSV whose header starts with `branch` is
-            TreeMTL's table; any other CSV is the documented long format).
+            TreeMTL's table; any other CSV is the documented long format), or a shipped
+            TreeMTL table's name (`treemtl:nyuv2-resnet34`), whose ids are already named.
         single: single-task baselines (CSV), optional.
         tasks: task names in order; required to name TreeMTL's numbered tasks (its ids index
             this list), and used to order the table otherwise.
@@ -177,8 +179,17 @@ def load_pairs(path: str | Path, *, single: str | Path | None = None,
             baseline or direction.
 
     Example:
-        >>> table = load_pairs("nyu.csv", tasks=["segment", "normal", "depth"])  # doctest: +SKIP
+        >>> table = load_pairs("treemtl:nyuv2-resnet34", tasks=["segment", "depth", "normal"])
+        >>> table.tasks, table.blocks
+        (('segment', 'depth', 'normal'), 5)
     """
+    path, named_tasks = published.locate(path, kind="pairs")
+    if named_tasks is not None:  # a shipped TreeMTL table: its ids have names; `tasks` orders
+        if single is not None:
+            raise MtlspecError(f"{path}: a TreeMTL table already holds relative "
+                               "performance; drop --single")
+        table = load_treemtl_table(path).renamed(named_tasks)
+        return table.reordered(tasks) if tasks is not None else table
     text = _read(path)
     if str(path).lower().endswith(".json"):
         if single is not None:

@@ -7,13 +7,13 @@ import itertools
 import math
 import random
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mtlspec.data.published import HERE as PUBLISHED
 from mtlspec.errors import MtlspecError
 from mtlspec.search.grouping import (
     BUDGET_TOLERANCE,
@@ -26,7 +26,7 @@ from mtlspec.search.grouping import (
 from mtlspec.search.grouping_report import baselines
 from mtlspec.search.grouping_table import Candidate, load_table, make_table
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "taskgrouping"
+DATA = PUBLISHED / "standley"
 BUDGETS = [1 + 0.5 * i for i in range(9)]  # 1, 1.5, …, 5
 
 

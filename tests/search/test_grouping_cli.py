@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from mtlspec.cli import main
+from mtlspec.data.published import HERE as PUBLISHED
 from mtlspec.search.grouping import select
 from mtlspec.search.grouping_report import parse_sweep, sweep
 from mtlspec.search.grouping_spec import to_spec
@@ -18,7 +19,7 @@ from mtlspec.spec import GroupingSpec, load, parse, validate
 from mtlspec.spec import format as format_spec
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT.parent / "shared" / "data" / "taskgrouping"
+DATA = PUBLISHED / "standley"
 VAL, TEST, EARLY = (str(DATA / n) for n in ("results.txt", "results_test.txt", "results_20.txt"))
 SHIPPED = str(ROOT / "specs" / "taskonomy_grouping_2_5.mtl")
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mtlspec.data.published import HERE as PUBLISHED
 from mtlspec.errors import MtlspecError
 from mtlspec.search import grouping_report, grouping_table
 from mtlspec.search.grouping_report import higher_order_approximation
@@ -18,7 +19,7 @@ from mtlspec.search.grouping_table import (
     parse_standley,
 )
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "taskgrouping"
+DATA = PUBLISHED / "standley"
 
 
 def test_docstring_examples_run():

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import csv
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from mtlspec.data.published import HERE as PUBLISHED
 from mtlspec.errors import MtlspecError
 from mtlspec.search.pairs import load_pairs, relative, write_pairs, write_single
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "treemtl"
+DATA = PUBLISHED / "treemtl"
 NYU = ["segment", "normal", "depth"]
-needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="TreeMTL tables not present")
 
 
 def _cell(path, column, branch):
@@ -23,7 +22,6 @@ def _cell(path, column, branch):
     return float(rows[branch][column])
 
 
-@needs_data
 @pytest.mark.parametrize("name, tasks", [
     ("NYUv2_2task_metrics_resnet_1129_val_acc.csv", 3),
     ("NYUv2_2task_metrics_mobilenet_0227_val_acc.csv", 3),
@@ -39,7 +37,6 @@ def test_treemtl_tables_import(name, tasks):
     assert table.delta[0, 2, 4] == _cell(path, "(0, 2)-0", 4)
 
 
-@needs_data
 def test_treemtl_names_follow_ids():
     table = load_pairs(DATA / "NYUv2_2task_metrics_resnet_1129_val_acc.csv", tasks=NYU)
     assert table.sequence("depth", "segment")[5] == pytest.approx(11.35310191047014)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mtlspec.data.published import HERE as PUBLISHED
 from mtlspec.errors import MtlspecError
 from mtlspec.search import layouts as lay
 from mtlspec.search import recommend as rc
@@ -15,8 +16,7 @@ from mtlspec.search.plan import load_manifest, pairs_from_results, pairs_plan, w
 from mtlspec.search.recommend_report import correlation
 from mtlspec.spec import parse, validate
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "treemtl"
-needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="TreeMTL tables not present")
+DATA = PUBLISHED / "treemtl"
 NYU_SMALL = Path("specs/nyuv2_mobilenet.mtl").read_text().replace(
     "float[1, 3, 288, 384]", "float[1, 3, 64, 64]")
 
@@ -65,7 +65,6 @@ def test_fast_cost_of_a_nyuv2_spec(nyu_small):
     assert sum(p.numel() for p in compiled.parameters()) == report.params
 
 
-@needs_data
 def test_mobilenet_table_gives_a_recommendation(nyu_small):
     from mtlspec.search.recommend_report import candidate_specs
 
@@ -105,7 +104,6 @@ def test_weights_favour_regular_sequences():
     assert np.allclose(rc.task_weights(_table("ab", 2)), 0.5)  # B < 3: uniform
 
 
-@needs_data
 def test_estimate_by_hand_for_the_shipped_layout():
     table = load_pairs(DATA / "NYUv2_2task_metrics_resnet_1129_val_acc.csv",
                        tasks=["segment", "normal", "depth"])

@@ -11,12 +11,12 @@ import pytest
 from click.testing import CliRunner
 
 from mtlspec.cli import main
+from mtlspec.data.published import HERE as PUBLISHED
 from mtlspec.search import layouts as lay
 from mtlspec.spec import format as format_spec
 from mtlspec.spec import load, parse, validate
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "treemtl"
-needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="TreeMTL tables not present")
+DATA = PUBLISHED / "treemtl"
 CONAL = Path("specs/conal_multidigits.mtl").read_text()
 CONAL4 = CONAL.replace("    parity: head linear(classes=2)\n",
                        "    parity: head linear(classes=2)\n    has7: head linear(classes=2)\n"
@@ -82,7 +82,6 @@ def test_end_to_end_four_tasks_two_models(tmp_path):
     assert json.loads((tmp_path / "out" / "ranking.json").read_text())["top"] == data["top"]
 
 
-@needs_data
 def test_published_resnet34_table(tmp_path):
     """The shipped nyuv2_resnet34 layout vs the recommender's choice on the same table."""
     from mtlspec.search.pairs import load_pairs
