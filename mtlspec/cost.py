@@ -121,13 +121,20 @@ def _merge(into: dict[str, int], more: Mapping[str, int], times: int = 1) -> Non
         into[op] = into.get(op, 0) + calls * times
 
 
+def _zeros_for(module: nn.Module, shape: tuple[int, ...]) -> torch.Tensor:
+    """Zeros in the module's dtype (a float16 spec compiles to a float16 model); counts do not
+    depend on the dtype."""
+    first = next(module.parameters(), None)
+    return torch.zeros(shape, dtype=torch.float32 if first is None else first.dtype)
+
+
 def _count_eval(module: nn.Module, shape: tuple[int, ...]) -> tuple[int, dict[str, int]]:
     """fvcore flops of `module` on zeros of `shape`, in eval mode (its mode is restored)."""
     mode = module.training
     module.eval()
     try:
         with torch.no_grad():
-            return count(module, torch.zeros(shape))
+            return count(module, _zeros_for(module, shape))
     finally:
         module.train(mode)
 
@@ -336,6 +343,6 @@ def fvcore_total(model: nn.Module) -> tuple[int, dict[str, int]]:
     model.eval()
     try:
         with torch.no_grad():
-            return count(_Outputs(model), torch.zeros(tuple(model.spec.input.shape)))
+            return count(_Outputs(model), _zeros_for(model, tuple(model.spec.input.shape)))
     finally:
         model.train(mode)

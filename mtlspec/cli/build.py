@@ -348,7 +348,8 @@ def _print_build(name: str, report: Any) -> None:
     shape = ", ".join(["batch", *map(str, report.input_shape[1:])])
     click.echo(f"wrote {report.path}: {name}, {report.size_bytes / 1e6:.2f} MB, opset "
                f"{report.opset}, {report.conv_nodes} Conv nodes ({report.export_seconds:.1f} s)")
-    click.echo(f"  input   {report.input_name}: float[{shape}]")
+    element = {"float32": "float"}.get(report.input_dtype, report.input_dtype)  # spec spelling
+    click.echo(f"  input   {report.input_name}: {element}[{shape}]")
     click.echo(f"  outputs {', '.join(report.outputs)} (task order; batch axis dynamic)")
     click.echo("  metadata mtlspec.spec (the spec text), mtlspec.version, mtlspec.tasks")
     click.echo("onnx.checker (full_check): ok")

@@ -142,7 +142,7 @@ def _retrain(spec, data, weighting, epochs, batch_size, seed, weights_out, allow
     from mtlspec.train.loop import train
 
     torch.manual_seed(seed)
-    model = compile(spec, allow_import=allow_import)
+    model = compile(spec, allow_import=allow_import, dtype=torch.float32)
     result = train(model, data, weighting=weighting, epochs=epochs, batch_size=batch_size,
                    seed=seed, progress=progress)
     if weights_out is not None:

@@ -209,7 +209,7 @@ def train_command(file: str, data: str, weighting: str, task_weights: str | None
     splits = load_data(data, tasks=names, seed=seed, **options)
     torch.manual_seed(seed)  # the initial weights depend on the seed only
     base_dir = Path(".") if file == "-" else Path(file).parent
-    model = compile(spec, base_dir=base_dir, allow_import=allow_import)
+    model = compile(spec, base_dir=base_dir, allow_import=allow_import, dtype=torch.float32)
     result = train(model, splits, weighting=w, epochs=epochs, batch_size=batch_size, lr=lr,
                    seed=seed, checkpoint=checkpoint, resume=resume, progress=not as_json,
                    max_steps=max_steps, checkpoint_every=checkpoint_every if checkpoint else None,

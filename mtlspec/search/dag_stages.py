@@ -266,7 +266,7 @@ def finetune(spec: ir.DagSpec, supernet: DagSupernet | None, data, config: Searc
     from mtlspec.train.loop import train
 
     torch.manual_seed(config.seed)
-    model = compile(spec)
+    model = compile(spec, dtype=torch.float32)
     keys = transfer_weights(supernet, model) if supernet is not None else []
     result = train(model, data, epochs=config.epochs_finetune, batch_size=config.batch_size,
                    lr=config.lr, seed=config.seed, checkpoint=checkpoint, resume=resume,

@@ -120,7 +120,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     data = load_data(settings["data"], tasks=tasks, seed=settings["seed"],
                      **settings["data_options"])
     torch.manual_seed(settings["seed"])  # the initial weights: a pool worker's RNG has history
-    model = compile_spec(spec)
+    model = compile_spec(spec, dtype=torch.float32)  # float32 master weights
     result = train(model, data, weighting=settings["weighting"], epochs=settings["epochs"],
                    batch_size=settings["batch_size"], lr=settings["lr"], seed=settings["seed"],
                    device=job.get("device"))
