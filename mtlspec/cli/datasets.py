@@ -15,7 +15,7 @@ def datasets_command(as_json: bool) -> None:
     \b
     mtlspec group --table standley:setting1 --sweep 1:5:0.5
     mtlspec recommend --spec specs/nyuv2_resnet34.mtl --pairs treemtl:nyuv2-resnet34 \\
-        --max-models 1.5
+        --max-models 2
     """
     from mtlspec.data.published import TABLES
 

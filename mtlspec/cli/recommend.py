@@ -122,7 +122,7 @@ def recommend_command(spec_path, pairs_path, single_path, tasks_text, max_gflops
 
     \b
     mtlspec recommend --spec specs/nyuv2_resnet34.mtl \\
-        --pairs treemtl:nyuv2-resnet34 --max-models 1.5 -o out/
+        --pairs treemtl:nyuv2-resnet34 --max-models 2 -o out/
     """
     from mtlspec.data import published
     from mtlspec.search import recommend as rc
