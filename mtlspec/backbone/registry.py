@@ -17,7 +17,6 @@ keyword-only builders.
 from __future__ import annotations
 
 import difflib
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +24,10 @@ from typing import Any
 
 from torch import nn
 
+from mtlspec import usercode
 from mtlspec.backbone.convnet import ConvNet
 from mtlspec.backbone.errors import BackboneError
+from mtlspec.errors import MtlspecError
 from mtlspec.spec import catalog
 
 
@@ -264,21 +265,17 @@ def _call_builder(name: str, builder: Callable[..., nn.Module], args: dict[str, 
 
 
 def _import_custom(ref: str, args: dict[str, Any], allow_import: bool) -> nn.Module:
-    if not allow_import:
+    if not usercode.allowed(allow_import):
         raise BackboneError(
             f"backbone {ref!r} is user code; importing it would run arbitrary code",
-            hint="allow it explicitly: `--allow-import` on the command line, or "
-            "`allow_import=True` when calling mtlspec.backbone.blocks_for",
+            hint=usercode.HINT,
         )
-    module_name, _, attr = ref.partition(":")
-    if not module_name or not attr:
+    if not usercode.is_ref(ref):
         raise BackboneError(f"custom backbone {ref!r} must look like 'pkg.module:callable'")
     try:
-        obj: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as err:
-        raise BackboneError(f"cannot import custom backbone {ref!r}: {err}") from err
+        obj = usercode.import_object(ref, what="custom backbone", allow=True)
+    except MtlspecError as err:
+        raise BackboneError(str(err)) from None
     if not callable(obj):
         raise BackboneError(f"custom backbone {ref!r} is not callable")
     return _call_builder(ref, obj, args)

@@ -126,7 +126,7 @@ def compile_tree(
         input_shape=tuple(spec.input.shape),
         args=dict(bb.args),
         selection=selection_of(bb.blocks),
-        allow_import=allow_import or bb.allow_import,
+        allow_import=allow_import,  # the user allows it; the spec cannot (mtlspec.usercode)
         weights=base / spec.init if spec.init else None,
     )
     if len(backbone.blocks) != len(spec.layout):

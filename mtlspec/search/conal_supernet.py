@@ -164,8 +164,7 @@ def base_blocks(spec: ir.TreeSpec, *, allow_import: bool = False) -> BackboneBlo
     """
     bb = spec.backbone
     return blocks_for(bb.ref, input_shape=tuple(spec.input.shape), args=dict(bb.args),
-                      selection=selection_of(bb.blocks), allow_import=allow_import or
-                      bb.allow_import)
+                      selection=selection_of(bb.blocks), allow_import=allow_import)
 
 
 def build_supernet(spec: ir.TreeSpec, *, units: Sequence[Unit] | None = None,

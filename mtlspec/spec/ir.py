@@ -81,7 +81,8 @@ BlockSelection = Annotated[AutoBlocks | CutAfter, Field(discriminator="kind")]
 class Backbone(Node):
     """A backbone reference: a registered name or `"pkg.module:callable"` (user code).
 
-    User code is imported only when `allow_import` is set (here or by a CLI flag).
+    User code is imported only when the user allows it (`mtlspec.usercode`); `allow_import`
+    here documents intent and grants nothing.
     """
 
     ref: str
