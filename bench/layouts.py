@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mtlspec.search import layouts as lay
-from mtlspec.search import recommend as rc
-from mtlspec.search.pairs import PairsTable
+from mtlspec.search.treemtl import layouts as lay
+from mtlspec.search.treemtl import recommender as rc
+from mtlspec.search.treemtl.pairs import PairsTable
 
 
 def _setup(tasks: int, blocks: int):

@@ -70,7 +70,7 @@ def pairs_part(args: argparse.Namespace, work: Path, figures: dict) -> Path:
 
 
 def layouts_to_measure(ranking: dict, tasks: int, blocks: int, extra: int) -> list[int]:
-    from mtlspec.search import layouts as lay
+    from mtlspec.search.treemtl import layouts as lay
 
     ids = [row["layout"] for row in ranking["top"][:3]]
     separate = lay.rank(lay.from_branch_points(tasks, blocks, [0] * (tasks * (tasks - 1) // 2)))
@@ -81,7 +81,7 @@ def layouts_to_measure(ranking: dict, tasks: int, blocks: int, extra: int) -> li
 
 def measure_layouts(args, plan: Path, ranking: dict, work: Path, figures: dict) -> Path:
     """Train each chosen layout; write oracle.csv (layout, measured Σ w_t Δ_t on test)."""
-    from mtlspec.search import layouts as lay
+    from mtlspec.search.treemtl import layouts as lay
     from mtlspec.spec import format as format_spec
     from mtlspec.spec import load, validate
     from mtlspec.train.executors import ExecutorOptions, execute

@@ -60,7 +60,7 @@ def test_installed_wheel_parses_specs(wheel: Path, tmp_path: Path):
         "from mtlspec.spec import load, validate;"
         f"assert mtlspec.__file__.startswith({str(target)!r}), mtlspec.__file__;"
         "[validate(load(p)) for p in sys.argv[1:]];"
-        "from mtlspec.search.grouping_table import load_table;"
+        "from mtlspec.search.grouping.table import load_table;"
         "assert len(load_table('standley:setting2-esa').candidates) == 36;"
         "print('ok')"
     )

@@ -34,9 +34,9 @@ def test_spec_survives_json(path: Path):
 
 def test_nyuv2_layout_is_the_recommenders_top_choice_for_the_published_pair_results():
     """The shipped layout is what `mtlspec recommend --max-models 1.5` picks on that table."""
-    from mtlspec.search import layouts
-    from mtlspec.search.pairs import load_pairs
-    from mtlspec.search.recommend import Budget, cost_model, recommend
+    from mtlspec.search.treemtl import layouts
+    from mtlspec.search.treemtl.pairs import load_pairs
+    from mtlspec.search.treemtl.recommender import Budget, cost_model, recommend
 
     spec = validate(load(SPECS[0].with_name("nyuv2_resnet34.mtl")))
     assert isinstance(spec, TreeSpec)

@@ -75,7 +75,7 @@ def search_conal_command(spec_path, data_name, pro, no_noticing, epochs, warmup,
         raise MtlspecError("--resume needs --checkpoint DIR (the folder of the saved search)")
     if weights_out is not None and retrain == "none":
         raise MtlspecError("--weights-out saves the retrained weights; drop --retrain none")
-    from mtlspec.search.conal import SearchConfig, search_conal
+    from mtlspec.search.conal.search import SearchConfig, search_conal
     from mtlspec.train.data import load_data
 
     base = load_base(spec_path, "model", "CoNAL needs its backbone and heads from")
@@ -211,7 +211,7 @@ def import_conal_command(arch, base_path, tasks, name, output, as_json) -> None:
     \b
     mtlspec import conal arch.json --tasks segment,depth,normal --base base.mtl -o out.mtl
     """
-    from mtlspec.search.conal_spec import import_conal
+    from mtlspec.search.conal.spec import import_conal
 
     base = load_base(base_path, "model", "CoNAL needs its backbone and heads from")
     names = [t.strip() for t in tasks.split(",")] if tasks is not None else None

@@ -78,7 +78,7 @@ def search_dag_command(spec_path, data, states, flow, kappa, lambda_sq, epochs_w
     base = load_base(spec_path, "dag", "`mtlspec search dag` needs")
     import torch
 
-    from mtlspec.search.dag_stages import SearchConfig, run_dag_search
+    from mtlspec.search.dag.stages import SearchConfig, run_dag_search
     from mtlspec.train.data import load_data
 
     config = SearchConfig(states=states, flow=flow, kappa=kappa, lambda_sq=lambda_sq,
@@ -105,7 +105,7 @@ def _write(result, output, weights_out, torch) -> None:
 
 
 def _report(result, output, weights_out, as_json: bool) -> None:
-    from mtlspec.search.dag_report import spec_stats, stats_rows
+    from mtlspec.search.dag.report import spec_stats, stats_rows
     from mtlspec.spec import format as format_spec
 
     stats = spec_stats(result.spec)

@@ -19,7 +19,7 @@ FORMAT = click.Choice(["csv", "json", "standley"])
 
 
 def _load(path: str | None, fmt: str | None, tasks: str | None):
-    from mtlspec.search.grouping_table import load_table
+    from mtlspec.search.grouping.table import load_table
 
     if path is None:
         return None
@@ -107,9 +107,9 @@ def group_command(table_path, fmt, tasks, budget, sweep_text, method, early_path
 
 def _single(table, budget, method, early, eval_table, base, name, output, as_json) -> None:
     from mtlspec.io import write_atomic
-    from mtlspec.search.grouping import evaluate, reassign, select
-    from mtlspec.search.grouping_report import check_compatible, selection_table
-    from mtlspec.search.grouping_spec import to_spec
+    from mtlspec.search.grouping.report import check_compatible, selection_table
+    from mtlspec.search.grouping.selection import evaluate, reassign, select
+    from mtlspec.search.grouping.spec import to_spec
     from mtlspec.spec import format as format_spec
 
     if eval_table is not None:
@@ -149,8 +149,8 @@ def _single(table, budget, method, early, eval_table, base, name, output, as_jso
 
 
 def _sweep(table, sweep_text, method, early, eval_table, plot_path, as_json) -> None:
-    from mtlspec.search.grouping import evaluate
-    from mtlspec.search.grouping_report import baselines, parse_sweep, plot_tradeoff, sweep
+    from mtlspec.search.grouping.report import baselines, parse_sweep, plot_tradeoff, sweep
+    from mtlspec.search.grouping.selection import evaluate
 
     rows = sweep(table, parse_sweep(sweep_text), method=method, early=early,
                  eval_table=eval_table)
@@ -174,8 +174,8 @@ def _sweep(table, sweep_text, method, early, eval_table, plot_path, as_json) -> 
 
 def _print_sweep(rows, refs, table, method, eval_table) -> None:
     from mtlspec.cli.tables import print_table
-    from mtlspec.search.grouping import evaluate
-    from mtlspec.search.grouping_report import short_name
+    from mtlspec.search.grouping.report import short_name
+    from mtlspec.search.grouping.selection import evaluate
 
     def row(budget: str, cost, networks: str, selected, total, test) -> dict[str, str]:
         out = {"budget": budget, "cost": "—" if cost is None else f"{cost:g}",

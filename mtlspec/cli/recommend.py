@@ -1,5 +1,5 @@
 """`mtlspec enumerate`, `mtlspec recommend [plan]`, `mtlspec import treemtl`: TreeMTL's layout
-design space and recommender (see `mtlspec.search.recommend`)."""
+design space and recommender (see `mtlspec.search.treemtl.recommender`)."""
 
 from __future__ import annotations
 
@@ -35,14 +35,14 @@ def _tasks_arg(text: str) -> list[str]:
 def enumerate_command(tasks_text, blocks, only_count, layout_id, as_json) -> None:
     """The layout design space: every layout of T tasks over B blocks, with its id.
 
-    Ids follow one canonical order (0 = all shared; see mtlspec.search.layouts), so
+    Ids follow one canonical order (0 = all shared; see mtlspec.search.treemtl.layouts), so
     `--id 353` means the same layout everywhere. --count is exact and instant (T=10 too).
 
     \b
     mtlspec enumerate --tasks 3 --blocks 5 --count
     mtlspec enumerate --tasks segment,normal,depth --blocks 5 --id 2
     """
-    from mtlspec.search import layouts as lay
+    from mtlspec.search.treemtl import layouts as lay
 
     names = _tasks_arg(tasks_text)
     lay.check_size(len(names), blocks)
@@ -67,7 +67,7 @@ def _json_rows(layout, names) -> list[list[list[str]]]:
 
 
 def _echo_layout(layout_id, layout, names, as_json) -> None:
-    from mtlspec.search import layouts as lay
+    from mtlspec.search.treemtl import layouts as lay
 
     if as_json:
         click.echo(json.dumps({"id": layout_id, "rows": _json_rows(layout, names),
@@ -91,8 +91,8 @@ def recommend_group() -> None:
 @click.option("--spec", "spec_path", required=True, type=click.Path(dir_okay=False),
               help="Base tree spec: input, backbone blocks and heads (its layout is ignored).")
 @click.option("--pairs", "pairs_path", required=True, type=click.Path(dir_okay=False),
-              help="2-task results: CSV, JSON or TreeMTL's table (mtlspec.search.pairs), or "
-              "a shipped table: treemtl:nyuv2-resnet34 (`mtlspec datasets` lists them).")
+              help="2-task results: CSV, JSON or TreeMTL's table (mtlspec.search.treemtl.pairs), "
+              "or a shipped table: treemtl:nyuv2-resnet34 (`mtlspec datasets` lists them).")
 @click.option("--single", "single_path", type=click.Path(dir_okay=False), default=None,
               help="Single-task baselines (CSV task,metric,value[,direction]).")
 @click.option("--tasks", "tasks_text", default=None,
@@ -125,9 +125,9 @@ def recommend_command(spec_path, pairs_path, single_path, tasks_text, max_gflops
         --pairs treemtl:nyuv2-resnet34 --max-models 1.5 -o out/
     """
     from mtlspec.data import published
-    from mtlspec.search import recommend as rc
-    from mtlspec.search import recommend_report as report
-    from mtlspec.search.pairs import load_pairs
+    from mtlspec.search.treemtl import recommender as rc
+    from mtlspec.search.treemtl import report
+    from mtlspec.search.treemtl.pairs import load_pairs
 
     if (max_gflops is not None) + (max_params is not None) + (max_models is not None) > 1:
         raise MtlspecError("give at most one of --max-gflops, --max-params, --max-models")
@@ -169,7 +169,7 @@ def _all_shared_gflops(model) -> float:
 
 def _write_outputs(outdir: Path, rec, model, files, data) -> None:
     from mtlspec.io import write_atomic
-    from mtlspec.search import recommend_report as report
+    from mtlspec.search.treemtl import report
 
     try:
         outdir.mkdir(parents=True, exist_ok=True)
@@ -247,7 +247,7 @@ def plan_command(spec_path, outdir, allow_import, as_json) -> None:
     each task alone once instead (see mtlspec.search.plan).
     """
     from mtlspec.search.plan import pairs_plan, write_plan
-    from mtlspec.search.recommend import cost_model
+    from mtlspec.search.treemtl.recommender import cost_model
 
     base = load_base(spec_path, "model", "the recommender needs its backbone and heads from")
     model = cost_model(base, base_dir=str(Path(spec_path).parent), allow_import=allow_import)
@@ -276,7 +276,7 @@ def import_treemtl_command(layout_text, tasks_text, base_path, name, output) -> 
         --tasks segment,normal,depth --base base.mtl -o out.mtl
     """
     from mtlspec.io import write_atomic
-    from mtlspec.search import layouts as lay
+    from mtlspec.search.treemtl import layouts as lay
     from mtlspec.spec import format as format_spec
     from mtlspec.spec import validate
 

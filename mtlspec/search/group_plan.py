@@ -15,8 +15,8 @@ from itertools import combinations
 from pathlib import Path
 
 from mtlspec.errors import MtlspecError
-from mtlspec.search.grouping_spec import base_backbone
-from mtlspec.search.grouping_table import default_name
+from mtlspec.search.grouping.spec import base_backbone
+from mtlspec.search.grouping.table import default_name
 from mtlspec.spec import ir
 from mtlspec.spec.validate import validate
 
@@ -30,7 +30,7 @@ class PlannedNetwork:
 
     Attributes:
         id: its name in the plan and the candidate table: the tasks joined by `+`, plus
-            `@0.5` for a half-width network (`mtlspec.search.grouping_table.default_name`).
+            `@0.5` for a half-width network (`mtlspec.search.grouping.table.default_name`).
         tasks: the subset it trains and serves, in the base spec's task order.
         width: its width as a fraction of the base backbone (the spec's network `width`
             differs when the base is a `convnet(width=W)` tree: it is then scaled by W/32).

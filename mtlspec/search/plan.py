@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mtlspec.errors import MtlspecError
 from mtlspec.io import write_atomic
-from mtlspec.search.pairs import PairsTable, make_table
+from mtlspec.search.treemtl.pairs import PairsTable, make_table
 from mtlspec.spec import ir
 
 MANIFEST = "manifest.json"
@@ -150,7 +150,7 @@ def pairs_plan(base: ir.TreeSpec, model, *, base_name: str = "base.mtl"
     Returns:
         (manifest, {file name: spec text}) for `write_plan`.
     """
-    from mtlspec.search.recommend import layout_cost
+    from mtlspec.search.treemtl.recommender import layout_cost
     from mtlspec.spec import format as format_spec
     from mtlspec.spec import validate
 

@@ -127,7 +127,7 @@ def directions(results: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
 
 
 def candidate_csv(plan: Plan, results: Mapping[str, Mapping[str, Any]], split: str) -> str:
-    """The grouping candidate table (`mtlspec.search.grouping_table`'s CSV) for one split.
+    """The grouping candidate table (`mtlspec.search.grouping.table`'s CSV) for one split.
 
     One row per trained network: its name (the tasks joined by `+`, `@width` when not 1),
     its cost in units of one full-width network (= its width, the `units` a grouping spec's
@@ -145,7 +145,7 @@ def candidate_csv(plan: Plan, results: Mapping[str, Mapping[str, Any]], split: s
     Example:
         >>> candidate_csv(plan, load_results("plan/", plan), "val")  # doctest: +SKIP
     """
-    from mtlspec.search.grouping_table import default_name
+    from mtlspec.search.grouping.table import default_name
 
     ways = directions(results)
     kinds = sorted(set(ways.values()))
@@ -208,8 +208,8 @@ def assemble_tables(plan_dir: str | Path, plan: Plan) -> list[Path]:
 
 def _write_pairs(plan_dir: Path, plan: Plan, results: Mapping[str, Mapping[str, Any]]) -> Path:
     """`pairs.csv` from the validation metrics (the recommender chooses on validation data)."""
-    from mtlspec.search.pairs import write_pairs
     from mtlspec.search.plan import pairs_from_results
+    from mtlspec.search.treemtl.pairs import write_pairs
 
     names = {n for record in results.values() for n in record["metric_names"].values()}
     metric = names.pop() if len(names) == 1 else "metric"

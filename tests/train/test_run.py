@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from mtlspec.cli import main
 from mtlspec.errors import MtlspecError
-from mtlspec.search.grouping_table import load_table
+from mtlspec.search.grouping.table import load_table
 from mtlspec.train.executors import ExecutorOptions, check_options
 from mtlspec.train.run import RunSettings, run_plan
 from tests.train.run_fixtures import SETTINGS, tiny_plan
@@ -102,7 +102,7 @@ def test_bad_input_is_a_clear_error(tmp_path, monkeypatch):
 
 
 def test_pairs_plan_gives_a_pairs_table_the_recommender_reads(reference, tmp_path):
-    from mtlspec.search.pairs import load_pairs
+    from mtlspec.search.treemtl.pairs import load_pairs
     from tests.train.run_fixtures import BASE
 
     (tmp_path / "base.mtl").write_text(BASE)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mtlspec.errors import MtlspecError
-from mtlspec.search import layouts as lay
+from mtlspec.search.treemtl import layouts as lay
 from mtlspec.spec import load, validate
 
 

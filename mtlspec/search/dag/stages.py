@@ -4,7 +4,7 @@
   sum of the task losses.
 - Search: α, β, Γ and θ train together on L = Σ_k L_k + λ_sq · L_sq,
   L_sq = Σ_k max(Σ_ij σ(γ_ij^k) − κ, 0).
-- Reduction (`mtlspec.search.flow`) → a DAG spec → the discrete network, compiled by
+- Reduction (`mtlspec.search.dag.flow`) → a DAG spec → the discrete network, compiled by
   `mtlspec.compile`, initialised from the searched θ and fine-tuned by `mtlspec.train.loop`.
 
 Choices the paper's text leaves open:
@@ -31,7 +31,7 @@ import torch
 
 from mtlspec.errors import MtlspecError
 from mtlspec.io import save_torch
-from mtlspec.search.dag import DagSupernet
+from mtlspec.search.dag.supernet import DagSupernet
 from mtlspec.spec import ir, validate
 
 STAGES = ("warmup", "search")
@@ -232,7 +232,7 @@ class DagSearchResult:
 
     Attributes:
         spec: the output DAG spec (discrete per-task topologies).
-        reductions: task → its discrete topology (`mtlspec.search.flow.Reduction`).
+        reductions: task → its discrete topology (`mtlspec.search.dag.flow.Reduction`).
         state: the finished search (supernet, history, seconds).
         model: the fine-tuned compiled network (None when fine-tuning was skipped).
         finetune: the fine-tuning `TrainResult` (None when skipped).
@@ -262,7 +262,7 @@ def finetune(spec: ir.DagSpec, supernet: DagSupernet | None, data, config: Searc
         >>> model, result, keys = finetune(spec, state.supernet, data, config)  # doctest: +SKIP
     """
     from mtlspec.compile import compile
-    from mtlspec.search.dag import transfer_weights
+    from mtlspec.search.dag.supernet import transfer_weights
     from mtlspec.train.loop import train
 
     torch.manual_seed(config.seed)
@@ -303,8 +303,8 @@ def run_dag_search(base: ir.DagSpec, data, config: SearchConfig, *,
         >>> result = run_dag_search(base, load_data(), SearchConfig())  # doctest: +SKIP
         >>> print(format(result.spec))  # doctest: +SKIP
     """
-    from mtlspec.search.dag_report import to_dag_spec
-    from mtlspec.search.flow import reduce_all
+    from mtlspec.search.dag.flow import reduce_all
+    from mtlspec.search.dag.report import to_dag_spec
 
     state = search(base, data, config, checkpoint=checkpoint, resume=resume, progress=progress)
     central = state.supernet.spec

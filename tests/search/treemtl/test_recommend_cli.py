@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from mtlspec.cli import main
 from mtlspec.data.published import HERE as PUBLISHED
-from mtlspec.search import layouts as lay
+from mtlspec.search.treemtl import layouts as lay
 from mtlspec.spec import format as format_spec
 from mtlspec.spec import load, parse, validate
 
@@ -84,8 +84,8 @@ def test_end_to_end_four_tasks_two_models(tmp_path):
 
 def test_published_resnet34_table(tmp_path):
     """The shipped nyuv2_resnet34 layout vs the recommender's choice on the same table."""
-    from mtlspec.search.pairs import load_pairs
-    from mtlspec.search.recommend_report import score_layouts
+    from mtlspec.search.treemtl.pairs import load_pairs
+    from mtlspec.search.treemtl.report import score_layouts
 
     small = tmp_path / "nyu.mtl"
     small.write_text(Path("specs/nyuv2_resnet34.mtl").read_text().replace(

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mtlspec.errors import MtlspecError
-from mtlspec.search.flow import Reduction, central_edges, live_edges
+from mtlspec.search.dag.flow import Reduction, central_edges, live_edges
 from mtlspec.spec import ir, validate
 
 

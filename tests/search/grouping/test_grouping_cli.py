@@ -11,14 +11,14 @@ from click.testing import CliRunner
 
 from mtlspec.cli import main
 from mtlspec.data.published import HERE as PUBLISHED
-from mtlspec.search.grouping import select
-from mtlspec.search.grouping_report import parse_sweep, sweep
-from mtlspec.search.grouping_spec import to_spec
-from mtlspec.search.grouping_table import load_table
+from mtlspec.search.grouping.report import parse_sweep, sweep
+from mtlspec.search.grouping.selection import select
+from mtlspec.search.grouping.spec import to_spec
+from mtlspec.search.grouping.table import load_table
 from mtlspec.spec import GroupingSpec, load, parse, validate
 from mtlspec.spec import format as format_spec
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DATA = PUBLISHED / "standley"
 VAL, TEST, EARLY = (str(DATA / n) for n in ("results.txt", "results_test.txt", "results_20.txt"))
 SHIPPED = str(ROOT / "specs" / "taskonomy_grouping_2_5.mtl")
@@ -61,7 +61,7 @@ def test_to_spec_validates_and_orders_networks():
 
 
 def test_a_tree_base_with_its_own_convnet_width_folds_into_the_network_width():
-    from mtlspec.search.grouping_table import Candidate, make_table
+    from mtlspec.search.grouping.table import Candidate, make_table
 
     base = validate(parse("""model base {
   input image: float[1, 1, 8, 16]

@@ -11,9 +11,9 @@ from torch import nn
 
 from mtlspec.errors import MtlspecError
 from mtlspec.search.conal import SearchConfig, conflict_mask, run_stage, search_conal
-from mtlspec.search.conal_pro import merge_row
-from mtlspec.search.conal_spec import import_conal, layout_from_branch_points
-from mtlspec.search.conal_supernet import ConalSupernet, Unit, build_supernet
+from mtlspec.search.conal.pro import merge_row
+from mtlspec.search.conal.spec import import_conal, layout_from_branch_points
+from mtlspec.search.conal.supernet import ConalSupernet, Unit, build_supernet
 from mtlspec.spec import format, load, parse, validate
 from mtlspec.spec.layout import ordered_groups
 from mtlspec.train.data import DataSplits, MultiTaskDataset, TaskInfo, load_data

@@ -7,9 +7,9 @@ import torch
 
 from mtlspec.compile import compile
 from mtlspec.errors import MtlspecError
-from mtlspec.search.conal_spec import layout_from_branch_points, tree_spec
-from mtlspec.search.conal_supernet import build_supernet
-from mtlspec.search.conflicts import dataset_batches, gradient_conflicts, shared_modules
+from mtlspec.search.conal.conflicts import dataset_batches, gradient_conflicts, shared_modules
+from mtlspec.search.conal.spec import layout_from_branch_points, tree_spec
+from mtlspec.search.conal.supernet import build_supernet
 from mtlspec.spec import load, validate
 from mtlspec.train.data import load_data
 from mtlspec.train.losses import loss_for

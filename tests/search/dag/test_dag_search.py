@@ -10,10 +10,10 @@ from torch import nn
 
 from mtlspec.compile import compile
 from mtlspec.errors import MtlspecError
-from mtlspec.search.dag import DagSupernet, transfer_weights
-from mtlspec.search.dag_report import full_spec, spec_stats, to_dag_spec, topology_stats
-from mtlspec.search.dag_stages import SearchConfig, central_spec, run_dag_search, search
-from mtlspec.search.flow import Reduction
+from mtlspec.search.dag.flow import Reduction
+from mtlspec.search.dag.report import full_spec, spec_stats, to_dag_spec, topology_stats
+from mtlspec.search.dag.stages import SearchConfig, central_spec, run_dag_search, search
+from mtlspec.search.dag.supernet import DagSupernet, transfer_weights
 from mtlspec.spec import format, ir, parse, validate
 from mtlspec.train.data import load_data
 

@@ -17,8 +17,8 @@ import numpy as np
 
 from mtlspec.errors import MtlspecError
 from mtlspec.io import write_atomic
-from mtlspec.search import layouts as lay
-from mtlspec.search.recommend import CostModel, Recommendation, estimate, task_weights
+from mtlspec.search.treemtl import layouts as lay
+from mtlspec.search.treemtl.recommender import CostModel, Recommendation, estimate, task_weights
 from mtlspec.spec import ir
 
 

@@ -9,11 +9,11 @@ import pytest
 
 from mtlspec.data.published import HERE as PUBLISHED
 from mtlspec.errors import MtlspecError
-from mtlspec.search import layouts as lay
-from mtlspec.search import recommend as rc
-from mtlspec.search.pairs import PairsTable, load_pairs, write_pairs
 from mtlspec.search.plan import load_manifest, pairs_from_results, pairs_plan, write_plan
-from mtlspec.search.recommend_report import correlation
+from mtlspec.search.treemtl import layouts as lay
+from mtlspec.search.treemtl import recommender as rc
+from mtlspec.search.treemtl.pairs import PairsTable, load_pairs, write_pairs
+from mtlspec.search.treemtl.report import correlation
 from mtlspec.spec import parse, validate
 
 DATA = PUBLISHED / "treemtl"
@@ -66,7 +66,7 @@ def test_fast_cost_of_a_nyuv2_spec(nyu_small):
 
 
 def test_mobilenet_table_gives_a_recommendation(nyu_small):
-    from mtlspec.search.recommend_report import candidate_specs
+    from mtlspec.search.treemtl.report import candidate_specs
 
     spec, _, model = nyu_small
     table = load_pairs(DATA / "NYUv2_2task_metrics_mobilenet_0227_val_acc.csv",

@@ -38,7 +38,7 @@ from fractions import Fraction
 from operator import itemgetter
 
 from mtlspec.errors import MtlspecError
-from mtlspec.search.grouping_table import Candidate, CandidateTable
+from mtlspec.search.grouping.table import Candidate, CandidateTable
 
 BUDGET_TOLERANCE = 1e-9  # relative slack on a budget, for decimal costs summed in binary
 
@@ -268,7 +268,7 @@ def select(table: CandidateTable, budget: float) -> Selection:
             gives the cheapest cover), or a task no candidate predicts.
 
     Example:
-        >>> from mtlspec.search.grouping_table import load_table
+        >>> from mtlspec.search.grouping.table import load_table
         >>> t = load_table("standley:setting1")
         >>> round(select(t, 2.5).total, 5)
         0.45076

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from mtlspec.cli import main
 from mtlspec.spec import format, load, validate
-from tests.search.test_dag_search import BASE  # the tiny base DAG spec
+from tests.search.dag.test_dag_search import BASE  # the tiny base DAG spec
 
 torch.set_num_threads(1)
 
@@ -63,6 +63,6 @@ def test_usage_errors_exit_2(base: Path, args: list[str], message: str):
 
 
 def test_a_tree_spec_is_rejected(tmp_path: Path):
-    spec = Path(__file__).resolve().parents[2] / "specs" / "conal_multidigits.mtl"
+    spec = Path(__file__).resolve().parents[3] / "specs" / "conal_multidigits.mtl"
     run = CliRunner().invoke(main, ["search", "dag", "--spec", str(spec)])
     assert run.exit_code == 2 and "needs a dag spec" in run.output

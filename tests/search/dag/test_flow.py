@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mtlspec.errors import MtlspecError
-from mtlspec.search.flow import (
+from mtlspec.search.dag.flow import (
     Reduction,
     TaskArch,
     central_edges,

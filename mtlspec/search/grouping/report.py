@@ -25,7 +25,7 @@ from pathlib import Path
 
 from mtlspec.errors import MtlspecError
 from mtlspec.io import write_atomic
-from mtlspec.search.grouping import (
+from mtlspec.search.grouping.selection import (
     Selection,
     best_within,
     evaluate,
@@ -33,7 +33,7 @@ from mtlspec.search.grouping import (
     frontier,
     reassign,
 )
-from mtlspec.search.grouping_table import Candidate, CandidateTable
+from mtlspec.search.grouping.table import Candidate, CandidateTable
 
 METHODS = ("optimal", "hoa", "esa")
 MAX_SWEEP_POINTS = 10_000
@@ -88,7 +88,7 @@ def higher_order_approximation(table: CandidateTable) -> CandidateTable:
         MtlspecError: a pair network the approximation needs is not in the table.
 
     Example:
-        >>> from mtlspec.search.grouping_table import parse_csv
+        >>> from mtlspec.search.grouping.table import parse_csv
         >>> t = parse_csv("cost,a,b,c\\n1,1,2,\\n1,3,,4\\n1,,5,6\\n1,0,0,0\\n")
         >>> dict(higher_order_approximation(t).candidates[3].loss)
         {'a': 2.0, 'b': 3.5, 'c': 5.0}

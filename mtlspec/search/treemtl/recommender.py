@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mtlspec.errors import MtlspecError
-from mtlspec.search import layouts as lay
-from mtlspec.search.pairs import PairsTable
+from mtlspec.search.treemtl import layouts as lay
+from mtlspec.search.treemtl.pairs import PairsTable
 from mtlspec.spec import ir
 
 MAX_ENUMERATE = 5_000_000
@@ -197,7 +197,7 @@ class Budget:
 
 
 @dataclass(frozen=True)
-class Candidate:
+class ScoredLayout:
     """One scored layout."""
 
     id: int
@@ -220,7 +220,7 @@ class Recommendation:
         weights: task weights; space: size of the whole design space.
     """
 
-    candidates: list[Candidate]
+    candidates: list[ScoredLayout]
     front: list[tuple[int, float, int]]
     method: str
     searched: int
@@ -351,12 +351,12 @@ def _merge_front(fronts: list[tuple]) -> tuple:
 
 def _finish(kept, fronts, top, table, weights, method, searched, feasible):
     count, blocks = len(table.tasks), table.blocks
-    candidates: list[Candidate] = []
+    candidates: list[ScoredLayout] = []
     front: list[tuple[int, float, int]] = []
     if kept:
         ids, flops, params, rows, score = _merge(kept, top)
         deltas = estimate(rows, table)
-        candidates = [Candidate(int(i), lay.unrank(count, blocks, int(i)), int(f), int(p),
+        candidates = [ScoredLayout(int(i), lay.unrank(count, blocks, int(i)), int(f), int(p),
                                 tuple(float(x) for x in d), float(s))
                       for i, f, p, d, s in zip(ids, flops, params, deltas, score, strict=True)]
         f, s, i = _merge_front(fronts)

@@ -42,7 +42,7 @@ def shared_modules(model: nn.Module) -> list[tuple[str, nn.Module, tuple[str, ..
         MtlspecError: the model is neither a tree model nor a CoNAL supernet.
     """
     from mtlspec.compile.tree import TreeModel
-    from mtlspec.search.conal_supernet import ConalSupernet
+    from mtlspec.search.conal.supernet import ConalSupernet
 
     if isinstance(model, TreeModel):
         return [(f"block {n.block + 1} {{{', '.join(n.tasks)}}}",
@@ -105,7 +105,7 @@ def gradient_conflicts(model: nn.Module, batches, losses: dict[str, Callable]
 
 def dataset_batches(dataset, *, batches: int = 4, batch_size: int = 64, seed: int = 0):
     """`batches` seeded random batches of a data set (for `gradient_conflicts`)."""
-    from mtlspec.search.conal import _batch
+    from mtlspec.search.conal.stage import _batch
 
     gen = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(dataset), generator=gen)

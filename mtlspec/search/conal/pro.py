@@ -20,9 +20,9 @@ from __future__ import annotations
 import torch
 
 from mtlspec.backbone import BackboneBlocks
-from mtlspec.search.conal import Progress, SearchConfig, StageResult, run_checkpointed
-from mtlspec.search.conal_checkpoint import Checkpoint
-from mtlspec.search.conal_supernet import Partition, Unit, build_supernet
+from mtlspec.search.conal.checkpoint import Checkpoint
+from mtlspec.search.conal.stage import Progress, SearchConfig, StageResult, run_checkpointed
+from mtlspec.search.conal.supernet import Partition, Unit, build_supernet
 from mtlspec.spec import ir
 
 

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from mtlspec.data.published import HERE as PUBLISHED
 from mtlspec.errors import MtlspecError
-from mtlspec.search.grouping import (
+from mtlspec.search.grouping.report import baselines
+from mtlspec.search.grouping.selection import (
     BUDGET_TOLERANCE,
     best_within,
     evaluate,
@@ -23,8 +24,7 @@ from mtlspec.search.grouping import (
     reassign,
     select,
 )
-from mtlspec.search.grouping_report import baselines
-from mtlspec.search.grouping_table import Candidate, load_table, make_table
+from mtlspec.search.grouping.table import Candidate, load_table, make_table
 
 DATA = PUBLISHED / "standley"
 BUDGETS = [1 + 0.5 * i for i in range(9)]  # 1, 1.5, …, 5

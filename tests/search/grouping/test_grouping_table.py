@@ -9,9 +9,10 @@ import pytest
 
 from mtlspec.data.published import HERE as PUBLISHED
 from mtlspec.errors import MtlspecError
-from mtlspec.search import grouping_report, grouping_table
-from mtlspec.search.grouping_report import higher_order_approximation
-from mtlspec.search.grouping_table import (
+from mtlspec.search.grouping import report as grouping_report
+from mtlspec.search.grouping import table as grouping_table
+from mtlspec.search.grouping.report import higher_order_approximation
+from mtlspec.search.grouping.table import (
     STANDLEY_TASKS,
     load_table,
     parse_csv,

@@ -34,7 +34,7 @@ from torch import nn
 from mtlspec.compile.dag import _EDGE_OPS, _STEM_OPS, _build_op, edge_name
 from mtlspec.compile.heads import build_head
 from mtlspec.errors import MtlspecError
-from mtlspec.search.flow import TaskArch, central_edges
+from mtlspec.search.dag.flow import TaskArch, central_edges
 from mtlspec.spec import ir
 
 
@@ -105,7 +105,7 @@ class DagSupernet(nn.Module):
         return torch.relu(torch.sigmoid(self.gamma).sum(dim=1) - kappa).sum()
 
     def task_archs(self) -> dict[str, TaskArch]:
-        """Each task's α, Γ, β after the sigmoid, as numpy arrays for `mtlspec.search.flow`."""
+        """Each task's α, Γ, β after the sigmoid, as numpy arrays for `mtlspec.search.dag.flow`."""
         n = self.states
         with torch.no_grad():
             a, b, g = (torch.sigmoid(p).double().cpu().numpy()
