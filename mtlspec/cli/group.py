@@ -216,7 +216,7 @@ def plan_command(spec_path, half_size, output, as_json) -> None:
     mtlspec group plan --spec specs/conal_multidigits.mtl --half-size -o plan/
     mtlspec run plan/ --data multidigits --workers 2
     """
-    from mtlspec.search.group_plan import write_group_plan
+    from mtlspec.plan import write_group_plan
 
     base = _base(spec_path)
     manifest = write_group_plan(base, output, half_size=half_size, base_name=spec_path)

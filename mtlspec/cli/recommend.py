@@ -244,9 +244,9 @@ def plan_command(spec_path, outdir, allow_import, as_json) -> None:
     """Write the specs to train for `pairs.csv`: T single-task + C(T,2)·B two-task specs.
 
     Branch point 0 (two separate networks) is the same for every pair, so the plan trains
-    each task alone once instead (see mtlspec.search.plan).
+    each task alone once instead (see mtlspec.plan.pairs).
     """
-    from mtlspec.search.plan import pairs_plan, write_plan
+    from mtlspec.plan import pairs_plan, write_plan
     from mtlspec.search.treemtl.recommender import cost_model
 
     base = load_base(spec_path, "model", "the recommender needs its backbone and heads from")

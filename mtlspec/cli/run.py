@@ -71,14 +71,12 @@ def run_command(plan, data, data_options, epochs, batch_size, lr, seed, executor
     mtlspec run plan/ --data multidigits --epochs 5 --workers 2
     mtlspec run plan/ --executor ray --address auto --gpus-per-task 0.25
     """
-    from mtlspec.train.executors import ExecutorOptions
-    from mtlspec.train.run import RunSettings, run_plan
-    from mtlspec.train.tables import assemble_tables, load_plan
+    from mtlspec.plan import ExecutorOptions, RunSettings, assemble_tables, load_manifest, run_plan
 
     if epochs < 1 or batch_size < 1 or lr <= 0:
         raise MtlspecError("--epochs and --batch-size must be at least 1 and --lr positive")
     if tables_only:
-        written = assemble_tables(plan, load_plan(plan))
+        written = assemble_tables(plan, load_manifest(plan))
         click.echo(json.dumps({"tables": [str(p) for p in written]}) if as_json else
                    "\n".join(f"wrote {p}" for p in written))
         return

@@ -15,8 +15,10 @@ from itertools import combinations
 from pathlib import Path
 
 from mtlspec.errors import MtlspecError
+from mtlspec.plan.manifest import Entry, Manifest, write_plan
 from mtlspec.search.grouping.spec import base_backbone
 from mtlspec.search.grouping.table import default_name
+from mtlspec.spec import format as format_spec
 from mtlspec.spec import ir
 from mtlspec.spec.validate import validate
 
@@ -68,9 +70,9 @@ def group_plan(base: ir.AnySpec, *, half_size: bool = False) -> list[PlannedNetw
         MtlspecError: a DAG base, or more than `MAX_TASKS` tasks.
 
     Example:
-        >>> [n.id for n in group_plan(load("specs/conal_multidigits.mtl").spec)][:3]
-        ... # doctest: +SKIP
-        ['left', 'right', 'parity']
+        >>> from mtlspec.spec import load
+        >>> [n.id for n in group_plan(load("specs/conal_multidigits.mtl").spec)][:4]
+        ['left', 'right', 'parity', 'left+right']
     """
     ref, args, scale = base_backbone(base)
     names = [t.name for t in base.tasks]
@@ -112,13 +114,16 @@ def write_group_plan(base: ir.AnySpec, directory: str | Path, *, half_size: bool
         MtlspecError: see `group_plan`; a backbone that cannot be built or width-scaled.
 
     Example:
-        >>> write_group_plan(load("specs/conal_multidigits.mtl").spec, "plan/")
-        ... # doctest: +SKIP
+        >>> import tempfile
+        >>> from mtlspec.plan.manifest import load_manifest
+        >>> from mtlspec.spec import load
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = write_group_plan(load("specs/conal_multidigits.mtl").spec, folder)
+        ...     [e.id for e in load_manifest(folder).entries][-2:]
+        ['right+parity', 'left+right+parity']
     """
     from mtlspec.compile import compile as compile_spec
     from mtlspec.cost import cost
-    from mtlspec.search.plan import Entry, Manifest, write_plan
-    from mtlspec.spec import format as format_spec
 
     networks = group_plan(base, half_size=half_size)
     entries, texts = [], {}

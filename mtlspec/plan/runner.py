@@ -2,7 +2,7 @@
 
 A plan directory (written by `mtlspec recommend plan` or `mtlspec group plan`) holds spec files
 and `manifest.json`. `run_plan` trains each entry's spec on a data set with
-`mtlspec.train.loop.train` on an executor (`mtlspec.train.executors`) and writes
+`mtlspec.train.settings.fit` on an executor (`mtlspec.plan.executors`) and writes
 `results/<id>.json` atomically the moment that run finishes. A result file records the run's
 settings and the spec's hash; on a restart, entries whose result matches are skipped, so a
 killed run loses at most the runs that were in flight. When every entry has a result, the
@@ -26,46 +26,50 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import closing
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mtlspec.errors import MtlspecError
 from mtlspec.io import write_atomic
-from mtlspec.train.executors import ExecutorOptions, check_options, execute
+from mtlspec.plan.executors import ExecutorOptions, check_options, execute
+from mtlspec.plan.manifest import Manifest, load_manifest
+from mtlspec.plan.results import RESULTS_DIR, assemble_tables, check_directions, result_path
 from mtlspec.train.progress import progress_bar
-from mtlspec.train.tables import RESULTS_DIR, assemble_tables, check_directions, load_plan
+from mtlspec.train.settings import RunSettings
 
 # What every training imports: loaded once by the local pool's forkserver, not per worker.
 _PRELOAD = ("torch", "sklearn.datasets", "mtlspec.compile.tree", "mtlspec.compile.grouping",
-            "mtlspec.compile.dag", "mtlspec.train.data", "mtlspec.train.loop",
-            "mtlspec.train.run")
+            "mtlspec.compile.dag", "mtlspec.compile.load", "mtlspec.train.settings",
+            "mtlspec.plan.runner")
 
 
 @dataclass(frozen=True)
-class RunSettings:
-    """What every run of a plan shares; a result made with other settings is not reused.
+class Job:
+    """One training of a plan, as a worker receives it.
+
+    The job carries the spec text rather than a path, so a Ray worker on another machine
+    needs no access to the plan directory.
 
     Attributes:
-        data: the data set name (`mtlspec.train.data.list_datasets()`).
-        data_options: extra `load_data` arguments (e.g. {"train_size": 300}).
-        epochs, batch_size, lr, seed, weighting: passed to `train`.
+        id: the entry's id; spec: its file, relative to the plan; tasks: the entry's tasks.
+        spec_text, spec_name: the spec and the name shown in its errors.
+        spec_sha256: the text's hash (a result is reused only for the same text).
+        settings: the data set and schedule; threads: torch threads (0: torch's default);
+        device: where it trains (None: the CPU).
     """
 
-    data: str = "multidigits"
-    data_options: Mapping[str, Any] = field(default_factory=dict)
-    epochs: int = 5
-    batch_size: int = 64
-    lr: float = 1e-3
-    seed: int = 0
-    weighting: str = "uniform"
-
-    def as_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["data_options"] = dict(sorted(self.data_options.items()))
-        return out
+    id: str
+    spec_text: str
+    spec_name: str
+    settings: RunSettings
+    spec: str = ""
+    spec_sha256: str = ""
+    tasks: tuple[str, ...] = ()
+    threads: int = 1
+    device: str | None = None
 
 
 @dataclass
@@ -88,42 +92,40 @@ class RunReport:
     seconds: float = 0.0
 
 
-def run_job(job: dict[str, Any]) -> dict[str, Any]:
+def run_job(job: Job) -> dict[str, Any]:
     """Train and evaluate one spec (runs inside a worker process or Ray task).
 
-    The job carries the spec text rather than a path, so a Ray worker on another machine
-    needs no access to the plan directory.
-
     Args:
-        job: {"id", "spec_text", "spec_name", "settings": RunSettings.as_dict(), "threads"}.
+        job: the spec text and the settings.
 
     Returns:
         {"val": {task: metric}, "test": {...}, "directions": {task: "max"|"min"},
          "metric_names": {task: "accuracy"|...}, "seconds", "steps"}.
 
     Example:
-        >>> run_job({"id": "a", "spec_text": text, "spec_name": "a.mtl",
-        ...          "settings": RunSettings(epochs=1).as_dict(), "threads": 1})  # doctest: +SKIP
+        >>> from pathlib import Path
+        >>> settings = RunSettings(epochs=1, data_options={"train_size": 64, "val_size": 32,
+        ...                                                "test_size": 32})
+        >>> text = Path("specs/conal_multidigits.mtl").read_text()
+        >>> out = run_job(Job(id="a", spec_text=text, spec_name="a.mtl", settings=settings,
+        ...                   threads=0))
+        >>> out["steps"], out["directions"]
+        (1, {'left': 'max', 'right': 'max', 'parity': 'max'})
     """
     import torch
 
-    from mtlspec.compile import compile as compile_spec
-    from mtlspec.spec import parse_document, validate
-    from mtlspec.train.data import load_data
-    from mtlspec.train.loop import train
+    from mtlspec.compile.load import load_model
+    from mtlspec.spec import parse_document
+    from mtlspec.train.settings import fit
 
-    if job.get("threads"):
-        torch.set_num_threads(int(job["threads"]))
-    settings = job["settings"]
-    spec = validate(parse_document(job["spec_text"], job["spec_name"]))
-    tasks = [t.name for t in spec.tasks]
-    data = load_data(settings["data"], tasks=tasks, seed=settings["seed"],
-                     **settings["data_options"])
-    torch.manual_seed(settings["seed"])  # the initial weights: a pool worker's RNG has history
-    model = compile_spec(spec)
-    result = train(model, data, weighting=settings["weighting"], epochs=settings["epochs"],
-                   batch_size=settings["batch_size"], lr=settings["lr"], seed=settings["seed"],
-                   device=job.get("device"))
+    if job.threads:
+        torch.set_num_threads(int(job.threads))
+    settings = job.settings
+    # the seed fixes the initial weights: a pool worker's RNG has history
+    model = load_model(parse_document(job.spec_text, job.spec_name), seed=settings.seed)
+    tasks = list(model.task_names)
+    data = settings.load_data(tasks)
+    result = fit(model, data, settings, device=job.device)
     return {"val": {t: float(result.val_metrics[t]) for t in tasks},
             "test": {t: float(result.metrics[t]) for t in tasks},
             "directions": {t: "max" if data.tasks[t].higher_is_better else "min"
@@ -152,34 +154,31 @@ def _finished(path: Path, spec_hash: str, settings: dict[str, Any]) -> bool:
     return True
 
 
-def _jobs(plan_dir: Path, entries: list[dict[str, Any]], settings: dict[str, Any],
-          threads: int, force: bool,
-          device: str | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+def _jobs(plan_dir: Path, manifest: Manifest, settings: RunSettings, threads: int,
+          force: bool, device: str | None = None) -> tuple[list[Job], list[str]]:
     jobs, skipped = [], []
-    for entry in entries:
-        spec_path = plan_dir / entry["spec"]
+    for entry in manifest.entries:
+        spec_path = plan_dir / entry.spec
         try:
             text = spec_path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as err:
-            raise MtlspecError(f"cannot read {spec_path} (entry `{entry['id']}` of the plan): "
+            raise MtlspecError(f"cannot read {spec_path} (entry `{entry.id}` of the plan): "
                                f"{getattr(err, 'strerror', None) or err}") from None
         digest = _sha256(text)
-        if not force and _finished(plan_dir / RESULTS_DIR / f"{entry['id']}.json", digest,
-                                   settings):
-            skipped.append(entry["id"])
+        if not force and _finished(result_path(plan_dir, entry.id), digest,
+                                   settings.as_dict()):
+            skipped.append(entry.id)
             continue
-        jobs.append({"id": entry["id"], "spec": entry["spec"], "spec_text": text,
-                     "spec_name": str(spec_path), "spec_sha256": digest,
-                     "tasks": list(entry["tasks"]), "settings": settings, "threads": threads,
-                     "device": device})
+        jobs.append(Job(id=entry.id, spec=entry.spec, spec_text=text, spec_name=str(spec_path),
+                        spec_sha256=digest, tasks=tuple(entry.tasks), settings=settings,
+                        threads=threads, device=device))
     return jobs, skipped
 
 
-def _record(plan_dir: Path, job: dict[str, Any], outcome: dict[str, Any]) -> None:
-    record = {"id": job["id"], "spec": job["spec"], "spec_sha256": job["spec_sha256"],
-              "tasks": job["tasks"], "settings": job["settings"], **outcome}
-    write_atomic(plan_dir / RESULTS_DIR / f"{job['id']}.json",
-                 json.dumps(record, indent=2) + "\n")
+def _record(plan_dir: Path, job: Job, outcome: dict[str, Any]) -> None:
+    record = {"id": job.id, "spec": job.spec, "spec_sha256": job.spec_sha256,
+              "tasks": list(job.tasks), "settings": job.settings.as_dict(), **outcome}
+    write_atomic(result_path(plan_dir, job.id), json.dumps(record, indent=2) + "\n")
 
 
 def run_plan(
@@ -214,7 +213,17 @@ def run_plan(
             data set that lacks the plan's tasks.
 
     Example:
-        >>> run_plan("plan/", RunSettings(epochs=2), ExecutorOptions(workers=2))  # doctest: +SKIP
+        >>> import tempfile
+        >>> from mtlspec.plan.grouping import write_group_plan
+        >>> from mtlspec.spec import load
+        >>> settings = RunSettings(epochs=1, data_options={"train_size": 64, "val_size": 32,
+        ...                                                "test_size": 32})
+        >>> base = load("specs/conal_multidigits.mtl").spec
+        >>> with tempfile.TemporaryDirectory() as plan:
+        ...     _ = write_group_plan(base.model_copy(update={"tasks": base.tasks[:1]}), plan)
+        ...     report = run_plan(plan, settings, progress=False)
+        >>> report.trained, [Path(p).name for p in report.tables]
+        (['left'], ['candidates.csv', 'candidates_test.csv'])
     """
     start = time.perf_counter()
     plan_dir = Path(plan_dir)
@@ -223,33 +232,34 @@ def run_plan(
     check_options(options)
     if threads < 1:
         raise MtlspecError(f"--threads must be at least 1, got {threads}")
-    plan = load_plan(plan_dir)
-    check_directions(plan, _check_data(settings, plan.tasks))
-    jobs, skipped = _jobs(plan_dir, plan.entries, settings.as_dict(), threads, force, device)
-    report = RunReport(plan=str(plan_dir), kind=plan.kind, skipped=skipped)
+    manifest = load_manifest(plan_dir)
+    check_directions(manifest, _check_data(settings, manifest.tasks))
+    jobs, skipped = _jobs(plan_dir, manifest, settings, threads, force, device)
+    report = RunReport(plan=str(plan_dir), kind=manifest.kind, skipped=skipped)
     try:
         (plan_dir / RESULTS_DIR).mkdir(exist_ok=True)
     except OSError as err:
         raise MtlspecError(f"cannot create {plan_dir / RESULTS_DIR}: "
                            f"{err.strerror or err}") from None
     outcomes = execute(run_job, jobs, options, preload=_PRELOAD)
-    bar_context = progress_bar(progress, total=len(plan.entries), completed=len(skipped),
+    total = len(manifest.entries)
+    bar_context = progress_bar(progress, total=total, completed=len(skipped),
                                description="plan", transient=False, log=log)
     with bar_context as bar, closing(outcomes):
         done = len(skipped)
         for job, outcome in outcomes:
             if isinstance(outcome, BaseException):
-                report.failed[job["id"]] = f"{type(outcome).__name__}: {outcome}"
-                message = f"{job['id']}: failed: {report.failed[job['id']]}"
+                report.failed[job.id] = f"{type(outcome).__name__}: {outcome}"
+                message = f"{job.id}: failed: {report.failed[job.id]}"
             else:
                 _record(plan_dir, job, outcome)
-                report.trained.append(job["id"])
-                message = f"{job['id']}: {outcome['seconds']:.1f} s"
+                report.trained.append(job.id)
+                message = f"{job.id}: {outcome['seconds']:.1f} s"
             done += 1
-            bar.advance(1, f"plan (last: {job['id']})")
-            bar.print(f"[{done}/{len(plan.entries)}] {message}")
+            bar.advance(1, f"plan (last: {job.id})")
+            bar.print(f"[{done}/{total}] {message}")
     if not report.failed:
-        report.tables = [str(p) for p in assemble_tables(plan_dir, plan)]
+        report.tables = [str(p) for p in assemble_tables(plan_dir, manifest)]
     report.seconds = time.perf_counter() - start
     return report
 
@@ -260,14 +270,13 @@ def _check_data(settings: RunSettings, tasks: list[str]) -> dict[str, bool]:
     Returns:
         task → whether its metric is higher-is-better.
     """
-    from mtlspec.train.data import list_datasets, load_data
+    from mtlspec.train.data import list_datasets
 
     if settings.data not in list_datasets():
         raise MtlspecError(f"unknown data set `{settings.data}` "
                            f"(available: {', '.join(list_datasets())})")
     try:
-        data = load_data(settings.data, tasks=tasks, seed=settings.seed,
-                         **settings.data_options)
+        data = settings.load_data(tasks)
     except TypeError as err:  # an option the data set does not take
         raise MtlspecError(f"data set `{settings.data}`: {err}") from None
     return {t: info.higher_is_better for t, info in data.tasks.items()}

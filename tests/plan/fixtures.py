@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mtlspec.search.group_plan import write_group_plan
+from mtlspec.plan.grouping import write_group_plan
 from mtlspec.spec import parse, validate
-from mtlspec.train.run import RunSettings
+from mtlspec.train.settings import RunSettings
 
 BASE = """\
 model tiny {

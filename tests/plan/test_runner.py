@@ -11,10 +11,10 @@ from click.testing import CliRunner
 
 from mtlspec.cli import main
 from mtlspec.errors import MtlspecError
+from mtlspec.plan.executors import ExecutorOptions, check_options
+from mtlspec.plan.runner import RunSettings, run_plan
 from mtlspec.search.grouping.table import load_table
-from mtlspec.train.executors import ExecutorOptions, check_options
-from mtlspec.train.run import RunSettings, run_plan
-from tests.train.run_fixtures import SETTINGS, tiny_plan
+from tests.plan.fixtures import SETTINGS, tiny_plan
 
 CLI_SETTINGS = ["--epochs", "1", "--batch-size", "32", "--data-option", "train_size=320",
                 "--data-option", "val_size=64", "--data-option", "test_size=64"]
@@ -103,7 +103,7 @@ def test_bad_input_is_a_clear_error(tmp_path, monkeypatch):
 
 def test_pairs_plan_gives_a_pairs_table_the_recommender_reads(reference, tmp_path):
     from mtlspec.search.treemtl.pairs import load_pairs
-    from tests.train.run_fixtures import BASE
+    from tests.plan.fixtures import BASE
 
     (tmp_path / "base.mtl").write_text(BASE)
     plan = tmp_path / "pairs"

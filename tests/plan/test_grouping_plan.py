@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from mtlspec.cli import main
 from mtlspec.errors import MtlspecError
-from mtlspec.search.group_plan import group_plan, subsets
+from mtlspec.plan.grouping import group_plan, subsets
 from mtlspec.spec import format as format_spec
 from mtlspec.spec import load, parse, validate
 

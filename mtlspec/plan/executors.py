@@ -98,7 +98,7 @@ def execute(fn: Callable[[Any], Any], jobs: Iterable[Any], options: ExecutorOpti
         MtlspecError: bad options, Ray missing, or Ray cannot connect.
 
     Example:
-        >>> list(execute(abs, [-1], ExecutorOptions()))  # doctest: +SKIP
+        >>> list(execute(abs, [-1], ExecutorOptions()))
         [(-1, 1)]
     """
     check_options(options)

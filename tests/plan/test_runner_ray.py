@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mtlspec.train.executors import ExecutorOptions
-from mtlspec.train.run import run_plan
-from tests.train.run_fixtures import SETTINGS, tiny_plan
+from mtlspec.plan.executors import ExecutorOptions
+from mtlspec.plan.runner import run_plan
+from tests.plan.fixtures import SETTINGS, tiny_plan
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'mtlspec[ray]'")
 
