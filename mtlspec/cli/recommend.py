@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 
 from mtlspec.cli.base_spec import load_base
-from mtlspec.cli.build import _count_option
-from mtlspec.cli.groups import DefaultGroup
+from mtlspec.cli.lazy import DefaultGroup
+from mtlspec.cli.options import allow_import_option, count_option, json_option
 from mtlspec.errors import MtlspecError
 
 
@@ -100,7 +100,7 @@ def recommend_group() -> None:
               "a shipped table, its own names).")
 @click.option("--max-gflops", type=click.FloatRange(min=0), default=None,
               help="Total GFLOPs limit (heads included).")
-@click.option("--max-params", callback=_count_option, default=None, metavar="N",
+@click.option("--max-params", callback=count_option, default=None, metavar="N",
               help="Total parameter limit (60M, 1.5K ...).")
 @click.option("--max-models", type=click.FloatRange(min=0), default=None, metavar="K",
               help="TreeMTL's 'K models': backbone FLOPs ≤ K × one backbone.")
@@ -113,8 +113,8 @@ def recommend_group() -> None:
               help="Beam width when the space is too large to enumerate.")
 @click.option("--max-enumerate", type=click.IntRange(1), default=None,
               help="Enumerate spaces up to this many layouts (default 5,000,000).")
-@click.option("--allow-import", is_flag=True, help="Allow a \"pkg.module:callable\" backbone.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@allow_import_option
+@json_option("the result")
 def recommend_command(spec_path, pairs_path, single_path, tasks_text, max_gflops, max_params,
                       max_models, top, outdir, oracle_path, beam_width, max_enumerate,
                       allow_import, as_json) -> None:
@@ -124,6 +124,7 @@ def recommend_command(spec_path, pairs_path, single_path, tasks_text, max_gflops
     mtlspec recommend --spec specs/nyuv2_resnet34.mtl \\
         --pairs treemtl:nyuv2-resnet34 --max-models 1.5 -o out/
     """
+    from mtlspec.cost import Budget
     from mtlspec.data import published
     from mtlspec.search.treemtl import recommender as rc
     from mtlspec.search.treemtl import report
@@ -142,7 +143,7 @@ def recommend_command(spec_path, pairs_path, single_path, tasks_text, max_gflops
     table = table.reordered(spec_order)
     model = rc.cost_model(base, base_dir=str(Path(spec_path).parent),
                           allow_import=allow_import)
-    budget = rc.Budget(max_gflops=max_gflops, max_params=max_params, max_models=max_models)
+    budget = Budget(gflops=max_gflops, params=max_params, models=max_models)
     with _progress(not as_json) as tick:
         rec = rc.recommend(model, table, budget=budget, top=top, beam_width=beam_width,
                            max_enumerate=max_enumerate or rc.MAX_ENUMERATE, progress=tick)
@@ -207,7 +208,7 @@ class _progress:
 
 
 def _print(rec, model, data, outdir) -> None:
-    from mtlspec.cli.tables import print_table
+    from mtlspec.cli.rich_table import print_table
 
     shown = []
     for row in data["top"]:
@@ -238,8 +239,8 @@ def _print(rec, model, data, outdir) -> None:
               help="Base tree spec (backbone, heads, input).")
 @click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False),
               help="Plan folder: one spec per training + manifest.json.")
-@click.option("--allow-import", is_flag=True, help="Allow a \"pkg.module:callable\" backbone.")
-@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+@allow_import_option
+@json_option("the manifest")
 def plan_command(spec_path, outdir, allow_import, as_json) -> None:
     """Write the specs to train for `pairs.csv`: T single-task + C(T,2)·B two-task specs.
 

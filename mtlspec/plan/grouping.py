@@ -122,13 +122,13 @@ def write_group_plan(base: ir.AnySpec, directory: str | Path, *, half_size: bool
         ...     [e.id for e in load_manifest(folder).entries][-2:]
         ['right+parity', 'left+right+parity']
     """
-    from mtlspec.compile import compile as compile_spec
+    from mtlspec import load_model
     from mtlspec.cost import cost
 
     networks = group_plan(base, half_size=half_size)
     entries, texts = [], {}
     for net in networks:
-        report = cost(compile_spec(net.spec))
+        report = cost(load_model(net.spec))
         file = f"{net.id}.mtl"
         entries.append(Entry(id=net.id, spec=file, tasks=list(net.tasks), branch_point=None,
                              width=net.width, gflops=report.flops / 1e9,

@@ -13,9 +13,10 @@ import re
 from collections.abc import Iterable, Sequence
 
 from mtlspec.spec import ir
-from mtlspec.spec.build import MAX_NUMBER_CHARS
+from mtlspec.spec.builder import MAX_NUMBER_CHARS
 from mtlspec.spec.comments import END, EOF_PATH, Comments, Path_, Slot
 from mtlspec.spec.layout import ordered_groups
+from mtlspec.spec.numbers import SUFFIXES
 
 INDENT = "  "
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -82,7 +83,7 @@ def compact(value: float) -> str:
 
 
 def count(value: int) -> str:
-    for suffix, scale in (("G", 10**9), ("M", 10**6), ("K", 10**3)):
+    for suffix, scale in sorted(SUFFIXES.items(), key=lambda item: -item[1]):
         if value and value % scale == 0:
             return _checked(f"{value // scale}{suffix}")
     return number(value)

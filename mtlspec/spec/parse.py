@@ -21,7 +21,7 @@ from lark.exceptions import UnexpectedInput
 
 from mtlspec.errors import Span, SpecError, raise_all
 from mtlspec.spec import ir
-from mtlspec.spec.build import Builder, Path_
+from mtlspec.spec.builder import Builder, Path_
 from mtlspec.spec.comments import Comments, attach_comments
 from mtlspec.spec.syntax_errors import describe_syntax_error
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from mtlspec.errors import Span, SpecError, raise_all
 from mtlspec.spec import catalog, ir
-from mtlspec.spec.build import MAX_NUMBER_CHARS
+from mtlspec.spec.builder import MAX_NUMBER_CHARS
 from mtlspec.spec.layout import refines, show_set
 
 Path_ = tuple[Any, ...]

@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["convnet", "registry", "trace", "partition", "select", "split", "cost", "blocks"]
+MODULES = ["convnet", "registry", "trace", "partition", "select", "split", "flops", "blocks"]
 
 
 @pytest.mark.parametrize("name", MODULES)

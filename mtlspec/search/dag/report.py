@@ -128,7 +128,7 @@ def full_spec(base: ir.DagSpec, tasks: list[str] | None = None, *,
 
 
 def stats_rows(stats: list[TopologyStats]) -> list[dict[str, str]]:
-    """Rows for `mtlspec.cli.tables.print_table`: task, in, out, edges, D, W, S."""
+    """Rows for `mtlspec.cli.rich_table.print_table`: task, in, out, edges, D, W, S."""
     return [{"task": s.task, "in": " ".join(map(str, s.read_in)),
              "out": " ".join(map(str, s.read_out)), "edges": str(s.edges), "D": str(s.depth),
              "W": str(s.width), "S": f"{s.sparsity:.2f}"} for s in stats]

@@ -261,16 +261,16 @@ def finetune(spec: ir.DagSpec, supernet: DagSupernet | None, data, config: Searc
     Example:
         >>> model, result, keys = finetune(spec, state.supernet, data, config)  # doctest: +SKIP
     """
-    from mtlspec.compile import compile
+    from mtlspec.compile.load import load_model
     from mtlspec.search.dag.supernet import transfer_weights
-    from mtlspec.train.loop import train
+    from mtlspec.train.settings import RunSettings, fit
 
-    torch.manual_seed(config.seed)
-    model = compile(spec)
+    settings = RunSettings(epochs=config.epochs_finetune, batch_size=config.batch_size,
+                           lr=config.lr, seed=config.seed)
+    model = load_model(spec, seed=config.seed)
     keys = transfer_weights(supernet, model) if supernet is not None else []
-    result = train(model, data, epochs=config.epochs_finetune, batch_size=config.batch_size,
-                   lr=config.lr, seed=config.seed, checkpoint=checkpoint, resume=resume,
-                   progress=progress, max_steps=_total_steps(data, config))
+    result = fit(model, data, settings, checkpoint=checkpoint, resume=resume,
+                 progress=progress, max_steps=_total_steps(data, config))
     return model, result, keys
 
 

@@ -12,9 +12,10 @@
   negative entropy; the code's version is the one its results come from.) Edge cases TreeMTL
   leaves undefined: a sequence of all zeros has entropy 0 (perfectly regular); with B < 3 the
   entropy of order 3 does not exist and the weights are uniform.
-- **Budgets**: `max_gflops` (total FLOPs with heads), `max_params` (total parameters),
-  `max_models` K: backbone FLOPs ≤ K × one backbone, as TreeMTL's "K models" tables (heads
-  are the same for every layout and left out). A cost equal to its limit passes.
+- **Budgets** (`mtlspec.cost.Budget`, the one budget check): `gflops` (total FLOPs with
+  heads), `params` (total parameters), `models` K: backbone FLOPs ≤ K × one backbone, as
+  TreeMTL's "K models" tables (heads are the same for every layout and left out; a spec's
+  `units` counts them). A cost equal to its limit passes.
 - **Search**: spaces up to `max_enumerate` layouts (default 5,000,000; T=7, B=5 is 2.2M) are
   scored exhaustively in id order, streaming (exact top-k; ties → lower FLOPs, then lower
   id). Larger spaces use a beam search over TreeMTL's layout cuts (split one set from some
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mtlspec.cost.budget import Budget
 from mtlspec.errors import MtlspecError
 from mtlspec.search.treemtl import layouts as lay
 from mtlspec.search.treemtl.pairs import PairsTable
@@ -68,26 +70,28 @@ class CostModel:
         return len(self.tasks) * sum(self.block_params) + sum(self.head_params.values())
 
 
-def cost_model(spec: ir.TreeSpec, *, base_dir: str = ".", allow_import: bool = False) -> CostModel:
+def cost_model(spec: ir.TreeSpec, *, base_dir: str = ".", allow_import: bool = False
+               ) -> CostModel:
     """Per-block FLOPs/params (the detector's) and per-head costs (`mtlspec.cost`) of a spec.
 
     Raises:
         MtlspecError: not a tree spec, or it cannot be compiled.
 
     Example:
-        >>> cost_model(validate(load("specs/conal_multidigits.mtl"))).blocks  # doctest: +SKIP
+        >>> from mtlspec.spec import load
+        >>> cost_model(load("specs/conal_multidigits.mtl").spec).blocks
         5
     """
-    from mtlspec.compile import compile
+    from mtlspec import load_model
 
-    if not isinstance(spec, ir.TreeSpec):
+    if spec.kind != "model":
         raise MtlspecError(f"{spec.name}: the base spec must be a tree spec (`model`), "
                            f"not a {spec.kind}")
-    return cost_model_of(compile(spec, base_dir=base_dir, allow_import=allow_import))
+    return cost_model_of(load_model(spec, base_dir=base_dir, allow_import=allow_import))
 
 
 def cost_model_of(model) -> CostModel:
-    """The `CostModel` of an already compiled tree model (`mtlspec.compile.compile`)."""
+    """The `CostModel` of an already compiled tree model (`mtlspec.load_model`)."""
     from mtlspec.cost import cost
 
     report = cost(model)
@@ -170,30 +174,16 @@ def estimate(values: np.ndarray, table: PairsTable) -> np.ndarray:
     return deltas / max(count - 1, 1)
 
 
-@dataclass(frozen=True)
-class Budget:
-    """Limits on a recommended layout (None: no limit). See the module docstring."""
+def layout_limits(budget: Budget, model: CostModel) -> tuple[float, float]:
+    """(FLOPs limit, params limit) on a layout's totals (heads included); inf: no limit.
 
-    max_gflops: float | None = None
-    max_params: int | None = None
-    max_models: float | None = None
-
-    def limits(self, model: CostModel) -> tuple[float, float]:
-        """(FLOPs limit, params limit) on a layout's totals (heads included)."""
-        flops = np.inf
-        if self.max_gflops is not None:
-            flops = self.max_gflops * 1e9
-        if self.max_models is not None:
-            flops = min(flops, self.max_models * model.backbone_flops
-                        + sum(model.head_flops.values()))
-        params = np.inf if self.max_params is None else float(self.max_params)
-        return flops, params
-
-    def describe(self) -> str:
-        parts = [f"{name} ≤ {value:g}" for name, value in (
-            ("GFLOPs", self.max_gflops), ("params", self.max_params),
-            ("models", self.max_models)) if value is not None]
-        return ", ".join(parts) or "none"
+    Example:
+        >>> model = CostModel(("a", "b"), (60, 40), (6, 4), {"a": 3, "b": 5}, {"a": 1, "b": 1})
+        >>> layout_limits(Budget(models=1.5), model)
+        (158.0, inf)
+    """
+    return (budget.flops_limit(backbone_flops=model.backbone_flops,
+                               head_flops=model.head_flops.values()), budget.params_limit())
 
 
 @dataclass(frozen=True)
@@ -260,7 +250,7 @@ def _check(table: PairsTable, model: CostModel) -> None:
                            f"backbone has {model.blocks} blocks",)
 
 
-def recommend(model: CostModel, table: PairsTable, *, budget: Budget = Budget(), top: int = 5,
+def recommend(model: CostModel, table: PairsTable, *, budget: Budget | None = None, top: int = 5,
               max_enumerate: int = MAX_ENUMERATE, beam_width: int = 64,
               progress: Callable[[int, int], None] | None = None) -> Recommendation:
     """Score the design space and return the top-k layouts within the budget.
@@ -277,15 +267,21 @@ def recommend(model: CostModel, table: PairsTable, *, budget: Budget = Budget(),
         MtlspecError: table and model disagree on tasks or blocks.
 
     Example:
-        >>> rec = recommend(cost_model(spec), table, budget=Budget(max_models=2))  # doctest: +SKIP
-        >>> rec.candidates[0].id  # doctest: +SKIP
-        12
+        >>> from mtlspec.search.treemtl.pairs import load_pairs
+        >>> tasks = ("segment", "normal", "depth")  # 5 blocks of equal cost, free heads
+        >>> model = CostModel(tasks, (1,) * 5, (1,) * 5, dict.fromkeys(tasks, 0),
+        ...                   dict.fromkeys(tasks, 0))
+        >>> rec = recommend(model, load_pairs("treemtl:nyuv2-resnet34"),
+        ...                 budget=Budget(models=1.5), top=1)
+        >>> rec.feasible, rec.space, lay.describe(rec.candidates[0].layout, tasks)
+        (8, 51, '{segment, normal, depth} | ... | {segment, normal} {depth}')
     """
     _check(table, model)
+    budget = budget if budget is not None else Budget()
     start = time.perf_counter()
     weights = task_weights(table)
     space = lay.count(len(model.tasks), model.blocks)
-    limits = budget.limits(model)
+    limits = layout_limits(budget, model)
     if space <= max_enumerate:
         rec = _exhaustive(model, table, weights, limits, top, progress)
     else:

@@ -18,7 +18,13 @@ import numpy as np
 from mtlspec.errors import MtlspecError
 from mtlspec.io import write_atomic
 from mtlspec.search.treemtl import layouts as lay
-from mtlspec.search.treemtl.recommender import CostModel, Recommendation, estimate, task_weights
+from mtlspec.search.treemtl.recommender import (
+    CostModel,
+    Recommendation,
+    estimate,
+    layout_limits,
+    task_weights,
+)
 from mtlspec.spec import ir
 
 
@@ -27,7 +33,7 @@ def spec_budget(rec: Recommendation, model: CostModel) -> ir.Budget | None:
 
     GFLOPs limits are rounded up in the 6th significant digit (a spec holds short numbers).
     """
-    flops, params = rec.budget.limits(model)
+    flops, params = layout_limits(rec.budget, model)
     gflops = None
     if math.isfinite(flops):
         scale = 10 ** (5 - math.floor(math.log10(flops / 1e9)))

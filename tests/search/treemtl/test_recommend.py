@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mtlspec.cost import Budget
 from mtlspec.data.published import HERE as PUBLISHED
 from mtlspec.errors import MtlspecError
 from mtlspec.search.treemtl import layouts as lay
@@ -70,7 +71,7 @@ def test_mobilenet_table_gives_a_recommendation(nyu_small):
     spec, _, model = nyu_small
     table = load_pairs(DATA / "NYUv2_2task_metrics_mobilenet_0227_val_acc.csv",
                        tasks=[t.name for t in spec.tasks])
-    rec = rc.recommend(model, table, budget=rc.Budget(max_models=2), top=3)
+    rec = rc.recommend(model, table, budget=Budget(models=2), top=3)
     assert len(rec.candidates) == 3 and rec.searched == 51
     limit = 2 * model.backbone_flops + sum(model.head_flops.values())
     for text in candidate_specs(rec, spec, model).values():
@@ -114,7 +115,7 @@ def test_estimate_by_hand_for_the_shipped_layout():
 
 
 def _brute_best(model, table, budget):
-    weights, limits = rc.task_weights(table), budget.limits(model)
+    weights, limits = rc.task_weights(table), rc.layout_limits(budget, model)
     best = None
     for i, layout in enumerate(lay.layouts(len(table.tasks), table.blocks)):
         flops, params = rc.layout_cost(layout, model)
@@ -134,15 +135,15 @@ def _model(tasks, blocks):
                         dict.fromkeys(tasks, 2), dict.fromkeys(tasks, 1))
 
 
-@pytest.mark.parametrize("budget", [rc.Budget(), rc.Budget(max_models=2),
-                                    rc.Budget(max_gflops=1e-7), rc.Budget(max_params=40)])
+@pytest.mark.parametrize("budget", [Budget(), Budget(models=2),
+                                    Budget(gflops=1e-7), Budget(params=40)])
 def test_exhaustive_search_finds_the_brute_force_best(budget):
     table, model = _table("abcd", 4, seed=3), _model("abcd", 4)
     rec = rc.recommend(model, table, budget=budget, top=3)
     best = _brute_best(model, table, budget)
     assert rec.candidates[0].score == pytest.approx(best[0])
     assert rec.candidates[0].id == best[1]
-    limits = budget.limits(model)
+    limits = rc.layout_limits(budget, model)
     assert all(c.flops <= limits[0] and c.params <= limits[1] for c in rec.candidates)
     assert [c.score for c in rec.candidates] == sorted((c.score for c in rec.candidates),
                                                        reverse=True)
@@ -152,13 +153,13 @@ def test_exhaustive_search_finds_the_brute_force_best(budget):
 
 def test_beam_search_is_used_beyond_the_limit_and_respects_the_budget():
     table, model = _table("abcde", 3, seed=5), _model("abcde", 3)
-    budget = rc.Budget(max_models=1.8)
+    budget = Budget(models=1.8)
     exact = rc.recommend(model, table, budget=budget, top=5)
     beam = rc.recommend(model, table, budget=budget, top=5, max_enumerate=10, beam_width=400)
     assert beam.method == "beam" and exact.method == "exhaustive"
     assert beam.searched < exact.searched
     assert beam.candidates[0].score == pytest.approx(exact.candidates[0].score)
-    limit = budget.limits(model)[0]
+    limit = rc.layout_limits(budget, model)[0]
     for cand in beam.candidates:
         assert cand.flops <= limit
         assert lay.rank(cand.layout) == cand.id

@@ -15,13 +15,13 @@ from lark import Token, Tree
 
 from mtlspec.errors import Span, SpecError
 from mtlspec.spec import ir
-from mtlspec.spec.build_items import NAME_IN_SET, DagAndGroupingItems, set_names
+from mtlspec.spec.builder_items import NAME_IN_SET, DagAndGroupingItems, set_names
 from mtlspec.spec.comments import Anchor
 from mtlspec.spec.layout import Branch, BranchError, rows_from_branches, show_set
+from mtlspec.spec.numbers import split_suffix
 
 Path_ = tuple[Any, ...]
 
-_SUFFIX = {"K": 10**3, "M": 10**6, "G": 10**9}
 MAX_NUMBER_CHARS = 40
 MAX_BLOCKS = 1000  # `auto(10**20)` must not make branch expansion build 10**20 rows
 
@@ -84,8 +84,7 @@ class Builder(DagAndGroupingItems):
         if len(text) > MAX_NUMBER_CHARS:
             self.error(f"number is too long ({len(text)} characters)", tok)
             return 0
-        mult = _SUFFIX.get(text[-1], 1)
-        body = text[:-1] if mult != 1 else text
+        body, mult = split_suffix(text)
         if not any(c in body for c in ".eE"):
             return int(body) * mult
         try:

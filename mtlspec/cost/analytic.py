@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from mtlspec.backbone.cost import count
+from mtlspec.backbone.flops import count
 from mtlspec.compile.dag import DagModel, edge_name
 from mtlspec.compile.grouping import GroupingModel, build_backbone
 from mtlspec.compile.heads import build_head
@@ -101,6 +101,14 @@ class CostReport:
     def units(self) -> float:
         """The `units` a budget checks: Σ widths for a grouping, else `flops_units`."""
         return self.width_units if self.width_units is not None else self.flops_units
+
+    @property
+    def models(self) -> float:
+        """TreeMTL's "K models" (`recommend --max-models`): the FLOPs outside the heads ÷ the
+        mean FLOPs of one task's own network without its head (heads left out)."""
+        backbone = self.flops - sum(f for f, _ in self.heads.values())
+        own = [self.independent[t] - self.heads[t][0] for t in self.independent]
+        return backbone / (sum(own) / len(own))
 
     @property
     def flops_vs_independent(self) -> float:
@@ -291,7 +299,7 @@ def cost(model: nn.Module) -> CostReport:
     """The analytic cost report of any compiled model (tree, DAG or grouping).
 
     Args:
-        model: a model returned by `mtlspec.compile.compile`.
+        model: a model returned by `mtlspec.compile.compile` (or `mtlspec.load_model`).
 
     Returns:
         Its `CostReport`; `report.flops` equals `fvcore_total(model)[0]`.
@@ -300,17 +308,18 @@ def cost(model: nn.Module) -> CostReport:
         MtlspecError: `model` is not a compiled mtlspec model.
 
     Example:
-        >>> report = cost(compile(load("specs/nyuv2_dag.mtl").spec))  # doctest: +SKIP
-        >>> report.flops == fvcore_total(model)[0]  # doctest: +SKIP
-        True
+        >>> from mtlspec import load_model
+        >>> model = load_model("specs/nyuv2_dag.mtl")
+        >>> report = cost(model)
+        >>> report.flops == fvcore_total(model)[0], round(report.units, 3)
+        (True, 2.349)
     """
-    if isinstance(model, TreeModel):
-        return tree_cost(model)
-    if isinstance(model, DagModel):
-        return dag_cost(model)
-    if isinstance(model, GroupingModel):
-        return grouping_cost(model)
-    raise MtlspecError(f"cannot cost a {type(model).__name__}: not a compiled mtlspec model")
+    kinds = {TreeModel: tree_cost, DagModel: dag_cost, GroupingModel: grouping_cost}
+    report = next((fn for kind, fn in kinds.items() if isinstance(model, kind)), None)
+    if report is None:
+        raise MtlspecError(f"cannot cost a {type(model).__name__}: not a compiled mtlspec "
+                           "model")
+    return report(model)
 
 
 class _Outputs(torch.nn.Module):

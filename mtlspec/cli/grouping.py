@@ -12,7 +12,8 @@ from pathlib import Path
 
 import click
 
-from mtlspec.cli.groups import DefaultGroup
+from mtlspec.cli.lazy import DefaultGroup
+from mtlspec.cli.options import json_option
 from mtlspec.errors import MtlspecError
 
 FORMAT = click.Choice(["csv", "json", "standley"])
@@ -74,7 +75,7 @@ def group() -> None:
               help="Write the grouping spec here (default: standard output).")
 @click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False),
               help="With --sweep: write the trade-off plot (PNG) here.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option("the result")
 def group_command(table_path, fmt, tasks, budget, sweep_text, method, early_path, eval_path,
                   base_path, name, output, plot_path, as_json) -> None:
     """Choose the networks that serve every task best within an inference budget.
@@ -173,7 +174,7 @@ def _sweep(table, sweep_text, method, early, eval_table, plot_path, as_json) -> 
 
 
 def _print_sweep(rows, refs, table, method, eval_table) -> None:
-    from mtlspec.cli.tables import print_table
+    from mtlspec.cli.rich_table import print_table
     from mtlspec.search.grouping.report import short_name
     from mtlspec.search.grouping.selection import evaluate
 
@@ -204,7 +205,7 @@ def _print_sweep(rows, refs, table, method, eval_table) -> None:
               help="Add a half-width (0.5) single-task network per task.")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
               help="Plan directory to write (spec files and manifest.json).")
-@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+@json_option("the manifest")
 def plan_command(spec_path, half_size, output, as_json) -> None:
     """Write the specs that fill a candidate table: one network per non-empty task subset.
 
