@@ -27,6 +27,7 @@ from torch import nn
 
 from mtlspec.backbone.convnet import ConvNet
 from mtlspec.backbone.errors import BackboneError
+from mtlspec.registry import registers_into
 from mtlspec.spec import catalog
 
 
@@ -63,6 +64,7 @@ class Backbone:
 
 
 _REGISTRY: dict[str, BackboneDef] = {}
+_register = registers_into(_REGISTRY, "backbone", BackboneDef)
 
 
 def register_backbone(
@@ -86,13 +88,8 @@ def register_backbone(
         ... def mynet(*, width: int = 8) -> nn.Module: ...
     """
 
-    def wrap(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        if name in _REGISTRY:
-            raise ValueError(f"backbone {name!r} is already registered")
-        _REGISTRY[name] = BackboneDef(name, builder, head, min_size, size_multiple, sized)
-        return builder
-
-    return wrap
+    return _register(name, head=head, min_size=min_size, size_multiple=size_multiple,
+                     sized=sized)
 
 
 def list_backbones() -> list[str]:

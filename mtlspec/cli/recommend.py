@@ -129,6 +129,7 @@ def recommend_command(spec_path, pairs_path, single_path, tasks_text, max_gflops
     from mtlspec.search.treemtl import recommender as rc
     from mtlspec.search.treemtl import report
     from mtlspec.search.treemtl.pairs import load_pairs
+    from mtlspec.train.progress import progress_bar
 
     if (max_gflops is not None) + (max_params is not None) + (max_models is not None) > 1:
         raise MtlspecError("give at most one of --max-gflops, --max-params, --max-models")
@@ -144,9 +145,10 @@ def recommend_command(spec_path, pairs_path, single_path, tasks_text, max_gflops
     model = rc.cost_model(base, base_dir=str(Path(spec_path).parent),
                           allow_import=allow_import)
     budget = Budget(gflops=max_gflops, params=max_params, models=max_models)
-    with _progress(not as_json) as tick:
+    with progress_bar(not as_json, total=None, description="scoring layouts") as bar:
         rec = rc.recommend(model, table, budget=budget, top=top, beam_width=beam_width,
-                           max_enumerate=max_enumerate or rc.MAX_ENUMERATE, progress=tick)
+                           max_enumerate=max_enumerate or rc.MAX_ENUMERATE,
+                           progress=lambda done, total: bar.update(done, total))
     if not rec.candidates:
         raise MtlspecError(f"no layout fits the budget ({budget.describe()}); the cheapest "
                            f"is all-shared: {_all_shared_gflops(model):.4g} GFLOPs, "
@@ -180,31 +182,6 @@ def _write_outputs(outdir: Path, rec, model, files, data) -> None:
         write_atomic(outdir / name, text)
     write_atomic(outdir / "ranking.json", json.dumps(data, indent=2) + "\n")
     report.plot_pareto(rec, model, outdir / "pareto.png")
-
-
-class _progress:
-    """A rich progress bar for long enumerations (only on a terminal, never with --json)."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
-        self.bar = None
-
-    def __enter__(self):
-        if not self.enabled:
-            return None
-        from rich.progress import Progress
-
-        self.bar = Progress(transient=True)
-        self.bar.start()
-        self.task = self.bar.add_task("scoring layouts", total=None)
-        return self.tick
-
-    def tick(self, done: int, total: int) -> None:
-        self.bar.update(self.task, completed=done, total=total)
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
 
 def _print(rec, model, data, outdir) -> None:

@@ -10,7 +10,10 @@ from pathlib import Path
 
 from torch import nn
 
+from mtlspec.compile.load import load_model
 from mtlspec.spec import ir
+
+__all__ = ["compile", "load_model"]
 
 
 def compile(  # the stage's public function is named after it (DESIGN §1)
@@ -27,16 +30,31 @@ def compile(  # the stage's public function is named after it (DESIGN §1)
         MtlspecError: the spec cannot be built (see the kind's compiler).
 
     Example:
-        >>> model = compile(load("specs/conal_multidigits.mtl").spec)  # doctest: +SKIP
+        >>> from mtlspec.spec import load
+        >>> type(compile(load("specs/nyuv2_dag.mtl").spec)).__name__
+        'DagModel'
     """
-    if isinstance(spec, ir.TreeSpec):
-        from mtlspec.compile.tree import compile_tree
+    return _COMPILERS[spec.kind](spec, Path(base_dir), allow_import)
 
-        return compile_tree(spec, base_dir=base_dir, allow_import=allow_import)
-    if isinstance(spec, ir.DagSpec):
-        from mtlspec.compile.dag import compile_dag
 
-        return compile_dag(spec)
+# Each kind's compiler, imported when first used (a DAG's ops are built in: no weight paths,
+# no user code).
+def _tree(spec: ir.TreeSpec, base_dir: Path, allow_import: bool) -> nn.Module:
+    from mtlspec.compile.tree import compile_tree
+
+    return compile_tree(spec, base_dir=base_dir, allow_import=allow_import)
+
+
+def _dag(spec: ir.DagSpec, base_dir: Path, allow_import: bool) -> nn.Module:
+    from mtlspec.compile.dag import compile_dag
+
+    return compile_dag(spec)
+
+
+def _grouping(spec: ir.GroupingSpec, base_dir: Path, allow_import: bool) -> nn.Module:
     from mtlspec.compile.grouping import compile_grouping
 
     return compile_grouping(spec, allow_import=allow_import)
+
+
+_COMPILERS = {"model": _tree, "dag": _dag, "grouping": _grouping}

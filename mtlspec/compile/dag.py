@@ -37,9 +37,9 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock
 
 from mtlspec.compile.heads import build_head
-from mtlspec.compile.registry import registers_into
 from mtlspec.errors import MtlspecError
-from mtlspec.spec import catalog, ir
+from mtlspec.registry import registers_into
+from mtlspec.spec import catalog, graph, ir
 
 Edge = tuple[int, int]
 OpBuilder = Callable[..., nn.Module]
@@ -152,21 +152,7 @@ class DagPlan:
 
 def live_edges(topo: ir.Topology) -> frozenset[Edge]:
     """The edges of a topology on some path from a read-in state to a read-out state."""
-    forward = _closure(topo.read_in, {(a, b) for a, b in topo.edges})
-    backward = _closure(topo.read_out, {(b, a) for a, b in topo.edges})
-    live = forward & backward
-    return frozenset(e for e in topo.edges if e[0] in live and e[1] in live)
-
-
-def _closure(starts: frozenset[int], edges: set[Edge]) -> set[int]:
-    seen, todo = set(starts), list(starts)
-    while todo:
-        state = todo.pop()
-        for a, b in edges:
-            if a == state and b not in seen:
-                seen.add(b)
-                todo.append(b)
-    return seen
+    return graph.live_edges(topo.read_in, topo.read_out, topo.edges)
 
 
 def plan_dag(spec: ir.DagSpec) -> DagPlan:

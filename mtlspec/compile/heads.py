@@ -14,8 +14,8 @@ from torch import nn
 from torch.nn import functional as F
 from torchvision.models.segmentation.deeplabv3 import ASPP
 
-from mtlspec.compile.registry import registers_into
 from mtlspec.errors import MtlspecError
+from mtlspec.registry import registers_into
 from mtlspec.spec import catalog, ir
 
 HeadBuilder = Callable[..., nn.Module]

@@ -18,6 +18,7 @@ from typing import Any
 from mtlspec.errors import Span, SpecError, raise_all
 from mtlspec.spec import catalog, ir
 from mtlspec.spec.builder import MAX_NUMBER_CHARS
+from mtlspec.spec.graph import reachable
 from mtlspec.spec.layout import refines, show_set
 
 Path_ = tuple[Any, ...]
@@ -83,17 +84,10 @@ def _spellable(spec: ir.AnySpec) -> Iterator[Problem]:
     names = [(("name",), spec.name), (("input",), spec.input.name)]
     names += [(("tasks", i, "name"), t.name) for i, t in enumerate(spec.tasks)]
     calls = [(("tasks", i, "head"), t.head.args) for i, t in enumerate(spec.tasks)]
-    if isinstance(spec, ir.TreeSpec):
-        calls.append((("backbone",), spec.backbone.args))
-    elif isinstance(spec, ir.DagSpec):
-        calls += [(("central", "stem"), spec.central.stem.args),
-                  (("central", "edge"), spec.central.edge.args)]
-    else:
-        names += [(("networks", i, "name"), n.name) for i, n in enumerate(spec.networks)]
-        calls += [(("networks", i), n.args) for i, n in enumerate(spec.networks)]
-        for i, net in enumerate(spec.networks):
-            if "width" in net.args:
-                yield Problem(("networks", i), "`width` belongs in the network's `width` field")
+    own_names, own_calls, problems = _SPELLED_PARTS[spec.kind](spec)
+    names += own_names
+    calls += own_calls
+    yield from problems
     for path, args in calls:
         names += [((*path, "args", key), key) for key in args]
         for key, val in args.items():
@@ -105,6 +99,30 @@ def _spellable(spec: ir.AnySpec) -> Iterator[Problem]:
         if not _IDENTIFIER.match(name):
             yield Problem(path, f"{name!r} is not a name", "names are letters, digits and `_`, "
                           "not starting with a digit")
+
+
+_Parts = tuple[list[tuple[Path_, str]], list[tuple[Path_, dict]], list[Problem]]
+
+
+def _tree_parts(spec: ir.TreeSpec) -> _Parts:
+    return [], [(("backbone",), spec.backbone.args)], []
+
+
+def _dag_parts(spec: ir.DagSpec) -> _Parts:
+    return [], [(("central", "stem"), spec.central.stem.args),
+                (("central", "edge"), spec.central.edge.args)], []
+
+
+def _grouping_parts(spec: ir.GroupingSpec) -> _Parts:
+    names = [(("networks", i, "name"), n.name) for i, n in enumerate(spec.networks)]
+    calls = [(("networks", i), n.args) for i, n in enumerate(spec.networks)]
+    problems = [Problem(("networks", i), "`width` belongs in the network's `width` field")
+                for i, net in enumerate(spec.networks) if "width" in net.args]
+    return names, calls, problems
+
+
+# Each kind's own names and call arguments (spec kind → its parts).
+_SPELLED_PARTS = {"model": _tree_parts, "dag": _dag_parts, "grouping": _grouping_parts}
 
 
 def _spellable_value(val: ir.Value) -> bool:
@@ -330,26 +348,13 @@ def _topology(topo: ir.Topology, c: ir.Central, path: Path_) -> Iterator[Problem
         elif not 1 <= b - a <= c.flow:
             yield Problem(where, f"edge {a}->{b} spans {b - a} states; the flow constant allows "
                           f"1..{c.flow}", "edges go forward: i->j needs 0 < j−i ≤ flow")
-    reached = _reachable(topo.read_in, topo.edges)
+    reached = reachable(topo.read_in, topo.edges)
     for s in sorted(topo.read_out - reached):
         if not 1 <= s <= n:
             continue  # already reported as out of range
         yield Problem((*path, "out", s), f"read-out state {s} cannot be reached from the "
                       f"read-in states {sorted(topo.read_in)}",
                       "add edges from a read-in state to it, or read it in directly")
-
-
-def _reachable(starts: frozenset[int], edges: frozenset[tuple[int, int]]) -> set[int]:
-    succ: dict[int, list[int]] = {}
-    for a, b in edges:
-        succ.setdefault(a, []).append(b)
-    seen, todo = set(starts), list(starts)
-    while todo:
-        for nxt in succ.get(todo.pop(), ()):
-            if nxt not in seen:
-                seen.add(nxt)
-                todo.append(nxt)
-    return seen
 
 
 # ---------------------------------------------------------------------- groupings

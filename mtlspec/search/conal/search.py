@@ -76,9 +76,7 @@ def search_conal(base: ir.TreeSpec, data, *, config: SearchConfig | None = None,
         >>> result.branch_points  # doctest: +SKIP
         {'left': 5, 'right': 4, 'parity': 1}
     """
-    if not isinstance(base, ir.TreeSpec):
-        raise MtlspecError(f"`{base.name}` is a {base.kind} spec; CoNAL needs a tree (`model`) "
-                           "spec for its backbone and heads")
+    ir.require_kind(base, "model", "CoNAL needs its backbone and heads from")
     config = config if config is not None else SearchConfig()
     _check_data(base, data)
     meta = {"base": ir.to_json(base, indent=None), "pro": pro,

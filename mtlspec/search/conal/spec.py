@@ -125,9 +125,7 @@ def import_conal(arch: str | Path | Mapping, base: ir.TreeSpec, *,
         >>> arch = {"0": 5, "1": 5, "2": 3}
         >>> spec = import_conal(arch, base, tasks=["l", "r", "p"])  # doctest: +SKIP
     """
-    if not isinstance(base, ir.TreeSpec):
-        raise MtlspecError(f"the base spec `{base.name}` is a {base.kind} spec; CoNAL results "
-                           "need a tree (`model`) spec")
+    ir.require_kind(base, "model", "a CoNAL result takes its backbone and heads from")
     shares = read_arch(arch)
     declared = [t.name for t in base.tasks]
     names = list(tasks) if tasks is not None else declared

@@ -31,7 +31,6 @@ from torch import nn
 from mtlspec.backbone import BackboneBlocks, blocks_for
 from mtlspec.compile.heads import build_head
 from mtlspec.compile.tree import selection_of
-from mtlspec.errors import MtlspecError
 from mtlspec.spec import ir
 
 Partition = tuple[tuple[str, ...], ...]  # groups of task names, each in declaration order
@@ -193,9 +192,7 @@ def build_supernet(spec: ir.TreeSpec, *, units: Sequence[Unit] | None = None,
         >>> sorted(net(torch.zeros(2, 1, 8, 16)))  # doctest: +SKIP
         ['left', 'parity', 'right']
     """
-    if not isinstance(spec, ir.TreeSpec):
-        raise MtlspecError(f"`{spec.name}` is a {spec.kind} spec; CoNAL needs a tree (`model`) "
-                           "spec for its backbone and heads")
+    ir.require_kind(spec, "model", "CoNAL needs its backbone and heads from")
     bb = backbone if backbone is not None else base_blocks(spec, allow_import=allow_import)
     count = len(bb.blocks)
     depth = count if depth is None else depth

@@ -55,6 +55,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mtlspec.errors import MtlspecError
+from mtlspec.spec import graph
 
 Edge = tuple[int, int]
 
@@ -158,19 +159,17 @@ def information_flow(psi: np.ndarray) -> np.ndarray:
     return into[:, None] * psi
 
 
-def reachable(psi: np.ndarray, source: int = 0, sink: int | None = None) -> bool:
-    """Depth-first search: is `sink` (default: the last node) reachable from `source`?"""
+def connects(psi: np.ndarray, source: int = 0, sink: int | None = None) -> bool:
+    """Whether the edges with a positive weight in Ψ lead from `source` to `sink` (default:
+    the last node).
+
+    Example:
+        >>> connects(np.array([[0, 1, 0], [0, 0, 1], [0, 0, 0]]))
+        True
+    """
     sink = psi.shape[0] - 1 if sink is None else sink
-    seen, stack = {source}, [source]
-    while stack:
-        node = stack.pop()
-        if node == sink:
-            return True
-        for nxt in np.flatnonzero(psi[node] > 0):
-            if int(nxt) not in seen:
-                seen.add(int(nxt))
-                stack.append(int(nxt))
-    return False
+    pairs = zip(*(axis.tolist() for axis in np.nonzero(psi > 0)), strict=True)
+    return sink in graph.reachable([source], pairs)
 
 
 def select_window(arch: TaskArch, flow: int) -> tuple[np.ndarray, int, int]:
@@ -229,7 +228,7 @@ def flow_reduce(arch: TaskArch, flow: int) -> Reduction:
         i, j = int(rows[order[0]]), int(cols[order[0]])
         trial = psi.copy()
         trial[i, j] = 0.0
-        if not reachable(trial):
+        if not connects(trial):
             break
         psi = trial
         removed.append((i, j))
@@ -244,23 +243,7 @@ def live_edges(read_in: int, read_out: int, edges: Iterable[Edge]) -> frozenset[
         >>> sorted(live_edges(1, 3, [(1, 2), (2, 3), (1, 4)]))
         [(1, 2), (2, 3)]
     """
-    edges = frozenset(edges)
-    ahead = _closure(read_in, edges)
-    behind = _closure(read_out, frozenset((b, a) for a, b in edges))
-    return frozenset((a, b) for a, b in edges if a in ahead and b in behind)
-
-
-def _closure(start: int, edges: frozenset[Edge]) -> set[int]:
-    succ: dict[int, list[int]] = {}
-    for a, b in edges:
-        succ.setdefault(a, []).append(b)
-    seen, stack = {start}, [start]
-    while stack:
-        for nxt in succ.get(stack.pop(), ()):
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append(nxt)
-    return seen
+    return graph.live_edges([read_in], [read_out], edges)
 
 
 def repair_read_out(read_in: int, read_out: int, edges: Iterable[Edge]) -> int:
@@ -270,7 +253,7 @@ def repair_read_out(read_in: int, read_out: int, edges: Iterable[Edge]) -> int:
         >>> repair_read_out(1, 4, [(1, 2), (3, 4)])
         2
     """
-    seen = _closure(read_in, frozenset(edges))
+    seen = graph.reachable([read_in], edges)
     return read_out if read_out in seen else max(seen)
 
 

@@ -77,13 +77,10 @@ def _from_base(
     if base is None:
         tasks = tuple(ir.Task(name=t, head=DEFAULT_HEAD) for t in table.tasks)
         return tasks, DEFAULT_BACKBONE, {}, DEFAULT_INPUT, 1.0
-    if isinstance(base, ir.GroupingSpec) and not base.networks:
-        backbone, args, scale = DEFAULT_BACKBONE, {}, 1.0
-    elif isinstance(base, ir.GroupingSpec | ir.TreeSpec):
-        backbone, args, scale = base_backbone(base)
-    else:
+    if base.kind not in _BACKBONE_OF:
         raise MtlspecError(f"the base spec `{base.name}` is a DAG spec, which has no backbone "
                            "for the networks; use a grouping or model spec")
+    backbone, args, scale = base_backbone(base)
     names = [t.name for t in base.tasks]
     for task in table.tasks:
         if task not in names:
@@ -105,23 +102,42 @@ def base_backbone(base: ir.AnySpec) -> tuple[str, dict[str, Any], float]:
     hold `width` (that is the network's field). A tree base written `convnet(width=16)` is
     therefore planned as `convnet` at network width 16/32 (the convnet's default is 32), so
     every planned network is the base's backbone scaled by the plan's width (1 or 0.5).
+
+    Raises:
+        MtlspecError: a DAG base (its central network is no backbone).
+
+    Example:
+        >>> from mtlspec.spec import load
+        >>> base_backbone(load("specs/conal_multidigits.mtl").spec)
+        ('convnet', {'depth': 5, 'in_channels': 1}, 1.0)
     """
-    if isinstance(base, ir.TreeSpec):
-        ref, args, scale = base.backbone.ref, dict(base.backbone.args), 1.0
-    elif isinstance(base, ir.GroupingSpec):
-        first = base.networks[0]
-        return first.backbone, dict(first.args), first.width
-    else:
-        ref = ""
+    backbone_of = _BACKBONE_OF.get(base.kind)
+    if backbone_of is None:
+        raise MtlspecError(f"{base.name}: a grouping needs a tree or grouping spec as its base "
+                           "(for its input, task heads and backbone); a DAG spec has no "
+                           "backbone")
+    return backbone_of(base)
+
+
+def _tree_backbone(base: ir.TreeSpec) -> tuple[str, dict[str, Any], float]:
+    ref, args, scale = base.backbone.ref, dict(base.backbone.args), 1.0
     if ref == "convnet" and "width" in args:
         from mtlspec.backbone.convnet import ConvNet  # torch: only for this backbone
 
         default = inspect.signature(ConvNet).parameters["width"].default
         scale = float(args.pop("width")) / default
-    if ref:
-        return ref, args, scale
-    raise MtlspecError(f"{base.name}: a grouping needs a tree or grouping spec as its base "
-                       "(for its input, task heads and backbone); a DAG spec has no backbone")
+    return ref, args, scale
+
+
+def _grouping_backbone(base: ir.GroupingSpec) -> tuple[str, dict[str, Any], float]:
+    if not base.networks:
+        return DEFAULT_BACKBONE, {}, 1.0
+    first = base.networks[0]
+    return first.backbone, dict(first.args), first.width
+
+
+# Spec kind → where its backbone comes from (a DAG has none).
+_BACKBONE_OF = {"model": _tree_backbone, "grouping": _grouping_backbone}
 
 
 def _letters(i: int) -> str:

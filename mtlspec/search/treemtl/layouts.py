@@ -391,8 +391,7 @@ def to_spec(base, layout: Layout, *, name: str | None = None, budget=None):
     """
     from mtlspec.spec import ir
 
-    if not isinstance(base, ir.TreeSpec):
-        raise MtlspecError(f"{base.name}: the base spec must be a tree spec (`model`)")
+    ir.require_kind(base, "model", "a TreeMTL layout takes its backbone and heads from")
     check(layout)
     names = [t.name for t in base.tasks]
     tasks = len(set().union(*layout[0]))

@@ -84,9 +84,7 @@ def cost_model(spec: ir.TreeSpec, *, base_dir: str = ".", allow_import: bool = F
     """
     from mtlspec import load_model
 
-    if spec.kind != "model":
-        raise MtlspecError(f"{spec.name}: the base spec must be a tree spec (`model`), "
-                           f"not a {spec.kind}")
+    ir.require_kind(spec, "model", "the recommender needs its backbone and heads from")
     return cost_model_of(load_model(spec, base_dir=base_dir, allow_import=allow_import))
 
 
