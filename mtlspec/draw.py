@@ -44,8 +44,9 @@ def graph(spec: AnySpec) -> nx.MultiDiGraph:
     """The diagram of a spec as a graph (node attrs: label, kind, pos; edge attrs: task, style).
 
     Example:
-        >>> g = graph(load("specs/conal_multidigits.mtl").spec)  # doctest: +SKIP
-        >>> g.nodes["b1:left,right,parity"]["label"]  # doctest: +SKIP
+        >>> from mtlspec.spec import load
+        >>> g = graph(load("specs/conal_multidigits.mtl").spec)
+        >>> g.nodes["b1:left,right,parity"]["label"]
         '{left, right, parity}'
     """
     if isinstance(spec, TreeSpec):

@@ -168,8 +168,9 @@ def plan_dag(spec: ir.DagSpec) -> DagPlan:
         MtlspecError: a task has no topology, or a read-out state cannot be reached.
 
     Example:
-        >>> plan = plan_dag(load("specs/nyuv2_dag.mtl").spec)  # doctest: +SKIP
-        >>> len(plan.nodes), plan.edges[:2]  # doctest: +SKIP
+        >>> from mtlspec.spec import load
+        >>> plan = plan_dag(load("specs/nyuv2_dag.mtl").spec)
+        >>> len(plan.nodes), plan.edges[:2]
         (11, ((1, 2), (1, 3)))
     """
     topologies = {topo.task: topo for topo in spec.topologies}
@@ -292,8 +293,9 @@ def compile_dag(spec: ir.DagSpec) -> DagModel:
             without topology, an unreachable read-out state, or an input that is not 4-D.
 
     Example:
-        >>> model = compile_dag(load("specs/nyuv2_dag.mtl").spec)  # doctest: +SKIP
-        >>> model(torch.zeros(1, 3, 128, 128))["depth"].shape  # doctest: +SKIP
+        >>> from mtlspec.spec import load
+        >>> model = compile_dag(load("specs/nyuv2_dag.mtl").spec)
+        >>> model(torch.zeros(1, 3, 128, 128))["depth"].shape
         torch.Size([1, 1, 128, 128])
     """
     return DagModel(spec, plan_dag(spec))

@@ -155,9 +155,10 @@ def tree_cost(model: TreeModel) -> CostReport:
     """The analytic cost report of a compiled tree model (blocks from the detector's counts).
 
     Example:
-        >>> report = tree_cost(compile_tree(spec))  # doctest: +SKIP
-        >>> report.units  # doctest: +SKIP
-        1.47
+        >>> from mtlspec import load_model
+        >>> report = tree_cost(load_model("specs/conal_multidigits.mtl"))
+        >>> [node.name for node in report.nodes][:3], round(report.units, 2)
+        (['block 1', 'block 2', 'block 2'], 1.96)
     """
     block_flops = [info.flops for info in model.backbone_info]
     block_params = [info.params for info in model.backbone_info]
@@ -189,9 +190,10 @@ def dag_cost(model: DagModel) -> CostReport:
     on). A task's own network ("independent") is the stem, its live edges and its head.
 
     Example:
-        >>> report = dag_cost(compile_dag(load("specs/nyuv2_dag.mtl").spec))  # doctest: +SKIP
-        >>> round(report.flops / 1e9, 3), report.units  # doctest: +SKIP
-        (0.11, 2.349...)
+        >>> from mtlspec import load_model
+        >>> report = dag_cost(load_model("specs/nyuv2_dag.mtl"))
+        >>> round(report.flops / 1e9, 3), round(report.units, 3)
+        (0.11, 2.349)
     """
     plan, tasks, uncounted = model.plan, model.task_names, {}
     stem_flops, missing = _count_eval(model.stem, tuple(model.spec.input.shape))
@@ -236,9 +238,15 @@ def grouping_cost(model: GroupingModel) -> CostReport:
     Σ widths (the spec's budget); `flops_units` is the FLOPs-based figure.
 
     Example:
-        >>> report = grouping_cost(compile_grouping(spec))  # doctest: +SKIP
-        >>> report.units, round(report.flops_units, 2)  # doctest: +SKIP
-        (2.5, 2.27)
+        >>> from mtlspec import load_model
+        >>> from mtlspec.spec import parse
+        >>> spec = parse("grouping g { input x: float[1, 3, 8, 16]; "
+        ...              "tasks { a: head linear(classes=10); b: head linear(classes=2) }; "
+        ...              "network A: convnet(depth=2, width=1.0) trains {a, b} serves {a}; "
+        ...              "network B: convnet(depth=2, width=0.5) trains {b} serves {b} }")
+        >>> report = grouping_cost(load_model(spec))
+        >>> report.units, round(report.flops_units, 2), report.unused
+        (1.5, 1.32, {'network A: head b': 66})
     """
     shape = tuple(model.spec.input.shape)
     nodes: list[NodeCost] = []
@@ -338,7 +346,8 @@ def fvcore_total(model: nn.Module) -> tuple[int, dict[str, int]]:
     """fvcore's count of a whole compiled model (any kind) at the spec's input shape (eval mode).
 
     Example:
-        >>> fvcore_total(compile(spec))  # doctest: +SKIP
+        >>> from mtlspec import load_model
+        >>> fvcore_total(load_model("specs/nyuv2_dag.mtl"))
         (109805568, {'aten::mean': 2, 'aten::add': 1})
     """
     mode = model.training

@@ -44,7 +44,16 @@ def format(spec: ir.AnySpec, comments: Comments | None = None) -> str:
             never produce such an IR.
 
     Example:
-        >>> format(parse(text)) == text  # for canonical text  # doctest: +SKIP
+        >>> from mtlspec.spec.parse import parse
+        >>> print(format(parse("grouping g { input x: float[1,3,8,8]; tasks { a: head "
+        ...                    "linear(out=1) }; network A: convnet trains {a} serves {a} }")))
+        grouping g {
+          input x: float[1, 3, 8, 8]
+          tasks {
+            a: head linear(out=1)
+          }
+          network A: convnet(width=1.0) trains {a} serves {a}
+        }
     """
     body = {"model": _tree, "dag": _dag, "grouping": _grouping}[spec.kind](spec)
     lines: list[Line] = [(0, (), f"{spec.kind} {name(spec.name)} {{"), *body, (0, (END,), "}")]

@@ -354,8 +354,14 @@ def describe_syntax_error(err: UnexpectedInput, text: str, parser: Lark) -> Spec
         The error, with a span but no file name (see `SpecError.located`).
 
     Example:
-        >>> describe_syntax_error(err, text, _parser()).message  # doctest: +SKIP
-        'missing `}` after the task list (found `layout`)'
+        >>> from lark.exceptions import UnexpectedInput
+        >>> from mtlspec.spec.parse import _parser
+        >>> text = "model m {\\n  tasks { a: head linear(out=1)\\n  layout [ {a} ]\\n}\\n"
+        >>> try:
+        ...     _parser().parse(text)
+        ... except UnexpectedInput as err:
+        ...     print(describe_syntax_error(err, text, _parser()).message)
+        missing `}` after the task list (found `[`)
     """
     span = _span(err, text)
     if _is_blank(text):

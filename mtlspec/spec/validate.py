@@ -47,7 +47,16 @@ def validate(spec_or_doc, *, filename: str | None = None) -> ir.AnySpec:
         SpecError, SpecErrors: one error per problem (capped when rendered).
 
     Example:
-        >>> validate(parse_document(text, "specs/x.mtl"))  # doctest: +SKIP
+        >>> from mtlspec.spec.parse import parse_document
+        >>> text = ("model m { input x: float[1, 3, 8, 8]; backbone convnet\\n"
+        ...         "tasks { a: head linear(out=1) }; layout [ {a} {b} ] }")
+        >>> try:
+        ...     validate(parse_document(text, "m.mtl"))
+        ... except SpecError as err:
+        ...     print(err.render())
+        m.mtl:2:47: error: unknown task `b`
+            tasks { a: head linear(out=1) }; layout [ {a} {b} ] }
+                                                          ^~~
     """
     spec = getattr(spec_or_doc, "spec", spec_or_doc)
     spans = getattr(spec_or_doc, "spans", {})

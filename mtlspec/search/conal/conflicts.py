@@ -71,10 +71,17 @@ def gradient_conflicts(model: nn.Module, batches, losses: dict[str, Callable]
         MtlspecError: see `shared_modules`.
 
     Example:
-        >>> batches = dataset_batches(data.val)  # doctest: +SKIP
-        >>> rows = gradient_conflicts(compile(spec), batches, losses)  # doctest: +SKIP
-        >>> rows[0].ratio  # doctest: +SKIP
-        0.33
+        >>> from mtlspec import load_model
+        >>> from mtlspec.train.losses import loss_for
+        >>> from mtlspec.train.data import load_data
+        >>> data = load_data("multidigits", tasks=["left", "right", "parity"], train_size=64,
+        ...                  val_size=32, test_size=32)
+        >>> losses = {task: loss_for(info) for task, info in data.tasks.items()}
+        >>> model = load_model("specs/conal_multidigits.mtl", seed=0)
+        >>> rows = gradient_conflicts(model, dataset_batches(data.val, batches=2, batch_size=16),
+        ...                           losses)
+        >>> [(row.name, row.pairs) for row in rows][:2]
+        [('block 1 {left, right, parity}', 6), ('block 2 {left, right}', 2)]
     """
     modules = shared_modules(model)
     counts = [[0, 0] for _ in modules]

@@ -71,10 +71,14 @@ def search_conal(base: ir.TreeSpec, data, *, config: SearchConfig | None = None,
             non-tree base spec, or an unusable checkpoint.
 
     Example:
-        >>> data = load_data("multidigits")  # doctest: +SKIP
-        >>> result = search_conal(spec, data, config=SearchConfig(epochs=2))  # doctest: +SKIP
-        >>> result.branch_points  # doctest: +SKIP
-        {'left': 5, 'right': 4, 'parity': 1}
+        >>> from mtlspec.spec import load
+        >>> from mtlspec.train.data import load_data
+        >>> data = load_data("multidigits", tasks=["left", "right", "parity"], train_size=64,
+        ...                  val_size=32, test_size=32)
+        >>> base = load("specs/conal_multidigits.mtl").spec
+        >>> result = search_conal(base, data, config=SearchConfig(epochs=1, steps_per_epoch=2))
+        >>> sorted(result.branch_points), result.spec.name
+        (['left', 'parity', 'right'], 'conal_multidigits_conal')
     """
     ir.require_kind(base, "model", "CoNAL needs its backbone and heads from")
     config = config if config is not None else SearchConfig()

@@ -32,7 +32,7 @@ def layout_from_branch_points(tasks: Sequence[str], points: Mapping[str, int],
         ValueError: a task without a point, or a point outside 0..B.
 
     Example:
-        >>> rows = layout_from_branch_points(["a", "b", "c"], {"a": 2, "b": 2, "c": 0}, 2)
+        >>> rows = layout_from_branch_points(["a", "b", "c"], {"a": 2, "b": 1, "c": 0}, 2)
         >>> [sorted(sorted(g) for g in row) for row in rows]
         [[['a', 'b'], ['c']], [['a'], ['b'], ['c']]]
     """
@@ -122,8 +122,11 @@ def import_conal(arch: str | Path | Mapping, base: ir.TreeSpec, *,
             unknown or repeated task name, or a base spec that is not a tree.
 
     Example:
-        >>> arch = {"0": 5, "1": 5, "2": 3}
-        >>> spec = import_conal(arch, base, tasks=["l", "r", "p"])  # doctest: +SKIP
+        >>> from mtlspec.spec import load
+        >>> base = load("specs/conal_multidigits.mtl").spec
+        >>> spec = import_conal({"0": 5, "1": 5, "2": 3}, base, tasks=["left", "right", "parity"])
+        >>> [len(row) for row in spec.layout]  # parity leaves after block 3
+        [1, 1, 1, 2, 2]
     """
     ir.require_kind(base, "model", "a CoNAL result takes its backbone and heads from")
     shares = read_arch(arch)

@@ -202,9 +202,15 @@ def run_stage(net: ConalSupernet, data, config: SearchConfig, *, label: str = "c
         The `StageResult`.
 
     Example:
-        >>> result = run_stage(build_supernet(spec), data, SearchConfig(epochs=1))  # doctest: +SKIP
-        >>> result.choices  # doctest: +SKIP
-        {'left': 5, 'right': 5, 'parity': 2}
+        >>> from mtlspec.search.conal.supernet import build_supernet
+        >>> from mtlspec.spec import load
+        >>> from mtlspec.train.data import load_data
+        >>> data = load_data("multidigits", tasks=["left", "right", "parity"], train_size=64,
+        ...                  val_size=32, test_size=32)
+        >>> net = build_supernet(load("specs/conal_multidigits.mtl").spec)
+        >>> result = run_stage(net, data, SearchConfig(epochs=1, batch_size=32))
+        >>> result.steps, sorted(result.choices), len(result.history)
+        (2, ['left', 'parity', 'right'], 1)
     """
     losses = losses if losses is not None else _losses(net, data)
     opt_w = torch.optim.Adam(net.weight_parameters(), lr=config.weight_lr)

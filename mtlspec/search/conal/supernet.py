@@ -188,8 +188,9 @@ def build_supernet(spec: ir.TreeSpec, *, units: Sequence[Unit] | None = None,
         MtlspecError: the spec is not a tree spec or its backbone cannot be built.
 
     Example:
-        >>> net = build_supernet(load("specs/conal_multidigits.mtl").spec)  # doctest: +SKIP
-        >>> sorted(net(torch.zeros(2, 1, 8, 16)))  # doctest: +SKIP
+        >>> from mtlspec.spec import load
+        >>> net = build_supernet(load("specs/conal_multidigits.mtl").spec)
+        >>> sorted(net(torch.zeros(2, 1, 8, 16)))
         ['left', 'parity', 'right']
     """
     ir.require_kind(spec, "model", "CoNAL needs its backbone and heads from")

@@ -90,8 +90,12 @@ def to_dag_spec(base: ir.DagSpec, reductions: Mapping[str, Reduction], *,
         MtlspecError: a task without a reduction; SpecError when the result does not validate.
 
     Example:
-        >>> spec = to_dag_spec(base, {"left": Reduction(1, 3, frozenset({(1, 3)}),
-        ...                                              frozenset())})  # doctest: +SKIP
+        >>> from mtlspec.spec import load
+        >>> base = load("specs/multidigits_dag.mtl").spec
+        >>> chain = Reduction(1, 3, frozenset({(1, 2), (2, 3)}), frozenset(), ())
+        >>> spec = to_dag_spec(base, dict.fromkeys(["left", "right", "parity"], chain))
+        >>> spec.name, sorted(spec.topologies[0].edges)
+        ('multidigits_dag_searched', [(1, 2), (2, 3)])
     """
     missing = [t.name for t in base.tasks if t.name not in reductions]
     if missing:
@@ -113,7 +117,8 @@ def full_spec(base: ir.DagSpec, tasks: list[str] | None = None, *,
     With all tasks this is the *all-shared* baseline; with one task, its single-task network.
 
     Example:
-        >>> full_spec(base, ["left"]).topologies[0].read_out  # doctest: +SKIP
+        >>> from mtlspec.spec import load
+        >>> full_spec(load("specs/multidigits_dag.mtl").spec, ["left"]).topologies[0].read_out
         frozenset({6})
     """
     keep = [t for t in base.tasks if tasks is None or t.name in tasks]

@@ -187,8 +187,16 @@ def search(base: ir.DagSpec, data, config: SearchConfig, *, checkpoint: Path | N
         MtlspecError: a task missing from the data, or a checkpoint of another search.
 
     Example:
-        >>> data = load_data(tasks=["left", "right"])  # doctest: +SKIP
-        >>> state = search(base, data, SearchConfig())  # doctest: +SKIP
+        >>> from mtlspec.spec import load
+        >>> from mtlspec.train.data import load_data
+        >>> base = load("specs/multidigits_dag.mtl").spec
+        >>> data = load_data("multidigits", tasks=["left", "right", "parity"], train_size=64,
+        ...                  val_size=32, test_size=32)
+        >>> config = SearchConfig(epochs_warmup=1, epochs_search=1, epochs_finetune=1,
+        ...                       batch_size=32, max_steps=1)
+        >>> state = search(base, data, config)
+        >>> state.stage, state.epoch, len(state.history)
+        ('search', 1, 2)
     """
     spec = central_spec(base, config)
     missing = [t.name for t in spec.tasks if t.name not in data.tasks]
@@ -259,7 +267,16 @@ def finetune(spec: ir.DagSpec, supernet: DagSupernet | None, data, config: Searc
         (model, TrainResult, transferred keys).
 
     Example:
-        >>> model, result, keys = finetune(spec, state.supernet, data, config)  # doctest: +SKIP
+        >>> from mtlspec.spec import load
+        >>> from mtlspec.train.data import load_data
+        >>> base = load("specs/multidigits_dag.mtl").spec
+        >>> data = load_data("multidigits", tasks=["left", "right", "parity"], train_size=64,
+        ...                  val_size=32, test_size=32)
+        >>> config = SearchConfig(epochs_warmup=1, epochs_search=1, epochs_finetune=1,
+        ...                       batch_size=32, max_steps=1)
+        >>> model, result, keys = finetune(base, None, data, config)
+        >>> result.steps, keys
+        (1, [])
     """
     from mtlspec.compile.load import load_model
     from mtlspec.search.dag.supernet import transfer_weights
@@ -300,8 +317,16 @@ def run_dag_search(base: ir.DagSpec, data, config: SearchConfig, *,
         MtlspecError: see `search`; an unknown reduction method.
 
     Example:
-        >>> result = run_dag_search(base, load_data(), SearchConfig())  # doctest: +SKIP
-        >>> print(format(result.spec))  # doctest: +SKIP
+        >>> from mtlspec.spec import load
+        >>> from mtlspec.train.data import load_data
+        >>> base = load("specs/multidigits_dag.mtl").spec
+        >>> data = load_data("multidigits", tasks=["left", "right", "parity"], train_size=64,
+        ...                  val_size=32, test_size=32)
+        >>> config = SearchConfig(epochs_warmup=1, epochs_search=1, epochs_finetune=1,
+        ...                       batch_size=32, max_steps=1)
+        >>> result = run_dag_search(base, data, config)
+        >>> result.spec.name, [t.task for t in result.spec.topologies]
+        ('multidigits_dag_searched', ['left', 'right', 'parity'])
     """
     from mtlspec.search.dag.flow import reduce_all
     from mtlspec.search.dag.report import to_dag_spec

@@ -134,8 +134,13 @@ def transfer_weights(source: nn.Module, target: nn.Module) -> list[str]:
         The copied keys (parameters and buffers), sorted.
 
     Example:
-        >>> keys = transfer_weights(supernet, compile(spec))  # doctest: +SKIP
-        >>> keys[:2]  # doctest: +SKIP
+        >>> from mtlspec import load_model
+        >>> from mtlspec.search.dag.stages import SearchConfig, central_spec
+        >>> from mtlspec.spec import load
+        >>> base = load("specs/multidigits_dag.mtl").spec
+        >>> supernet = DagSupernet(central_spec(base, SearchConfig()))
+        >>> keys = transfer_weights(supernet, load_model(base))
+        >>> keys[:2]
         ['edges.e1_2.0.weight', 'edges.e1_2.1.bias']
     """
     have = source.state_dict()

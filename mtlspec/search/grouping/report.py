@@ -57,7 +57,14 @@ def selection_table(
             columns or directions differ.
 
     Example:
-        >>> selection_table("hoa", table)  # doctest: +SKIP
+        >>> from mtlspec.search.grouping.table import load_table
+        >>> table = load_table("standley:setting1")
+        >>> selection_table("optimal", table) is table
+        True
+        >>> hoa = selection_table("hoa", table)
+        >>> table.by_name("segment+depth+normal").loss["segment"] != \\
+        ...     hoa.by_name("segment+depth+normal").loss["segment"]
+        True
     """
     if method == "optimal":
         return table
@@ -212,7 +219,9 @@ def sweep(
         MtlspecError: see `selection_table` and `evaluate`.
 
     Example:
-        >>> [round(r.table, 5) for r in sweep(table, [2.5])]  # doctest: +SKIP
+        >>> from mtlspec.search.grouping.table import load_table
+        >>> table = load_table("standley:setting1")
+        >>> [round(r.table, 5) for r in sweep(table, [2.5])]
         [0.45076]
     """
     chooser = selection_table(method, table, early)
@@ -248,7 +257,8 @@ def baselines(table: CandidateTable) -> dict[str, Selection]:
         out when the table lacks the networks.
 
     Example:
-        >>> sorted(baselines(table))  # doctest: +SKIP
+        >>> from mtlspec.search.grouping.table import load_table
+        >>> sorted(baselines(load_table("standley:setting1")))
         ['all tasks in one network', 'one network per task']
     """
     everything = frozenset(table.tasks)
@@ -284,7 +294,13 @@ def plot_tradeoff(
         MtlspecError: the file cannot be written.
 
     Example:
-        >>> plot_tradeoff(sweep(table, parse_sweep("1:5:0.5")), table, "t.png")  # doctest: +SKIP
+        >>> import tempfile
+        >>> from mtlspec.search.grouping.table import load_table
+        >>> table = load_table("standley:setting1")
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     plot_tradeoff(sweep(table, parse_sweep("1:5:0.5")), table, f"{folder}/t.png")
+        ...     Path(f"{folder}/t.png").read_bytes()[:4]
+        b'\\x89PNG'
     """
     import matplotlib
 

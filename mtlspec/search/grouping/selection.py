@@ -246,7 +246,8 @@ def frontier(table: CandidateTable, max_budget: float | None = None) -> list[Sel
         MtlspecError: a task no candidate predicts, or a negative budget.
 
     Example:
-        >>> [round(s.cost, 1) for s in frontier(table)]  # doctest: +SKIP
+        >>> from mtlspec.search.grouping.table import load_table
+        >>> [round(s.cost, 1) for s in frontier(load_table("standley:setting1"))]
         [1.0, 1.5, 2.0, ...]
     """
     p = _Problem(table)
@@ -332,8 +333,11 @@ def evaluate(selection: Selection, table: CandidateTable) -> float:
         MtlspecError: a chosen network, or a task it serves, is missing from `table`.
 
     Example:
-        >>> evaluate(select(validation, 2.5), test)  # doctest: +SKIP
-        0.44873
+        >>> from mtlspec.search.grouping.table import load_table
+        >>> validation = load_table("standley:setting1")
+        >>> test = load_table("standley:setting1-test")
+        >>> round(evaluate(select(validation, 2.5), test), 5)
+        0.44612
     """
     values = []
     for choice in selection.choices:
@@ -367,7 +371,12 @@ def reassign(selection: Selection, table: CandidateTable) -> Selection:
         MtlspecError: a chosen network is missing from `table`.
 
     Example:
-        >>> reassign(select(early, 3), table)  # doctest: +SKIP
+        >>> from mtlspec.search.grouping.table import load_table
+        >>> table = load_table("standley:setting1")
+        >>> picked = select(load_table("standley:setting1-esa"), 3)
+        >>> final = reassign(picked, table)
+        >>> final.total < evaluate(picked, table)  # the trained values serve better
+        True
     """
     names = {c.candidate.name for c in selection.choices}
     chosen = [(n, c) for n, c in enumerate(table.candidates) if c.name in names]

@@ -49,9 +49,14 @@ def to_spec(
         MtlspecError: the base spec is a DAG, or its tasks differ from the table's.
 
     Example:
-        >>> spec = to_spec(select(table, 2.5), table, base=load_spec("s.mtl"))  # doctest: +SKIP
-        >>> [n.name for n in spec.networks]  # doctest: +SKIP
-        ['A', 'B', 'C']
+        >>> from mtlspec.search.grouping.selection import select
+        >>> from mtlspec.search.grouping.table import load_table
+        >>> from mtlspec.spec import load
+        >>> table = load_table("standley:setting1")
+        >>> base = load("specs/taskonomy_grouping_2_5.mtl").spec
+        >>> spec = to_spec(select(table, 2.5), table, base=base)
+        >>> [(n.name, n.width) for n in spec.networks]
+        [('A', 1.0), ('B', 1.0), ('C', 0.5)]
     """
     tasks, backbone, args, inp, scale = _from_base(base, table)
     order = {t.name: i for i, t in enumerate(tasks)}

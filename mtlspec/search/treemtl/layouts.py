@@ -386,8 +386,10 @@ def to_spec(base, layout: Layout, *, name: str | None = None, budget=None):
         MtlspecError: task count or block count differ from the base's.
 
     Example:
-        >>> base = validate(load("specs/nyuv2_resnet34.mtl"))  # doctest: +SKIP
-        >>> spec = to_spec(base, unrank(3, 5, 0))  # doctest: +SKIP
+        >>> from mtlspec.spec import load
+        >>> spec = to_spec(load("specs/nyuv2_resnet34.mtl").spec, unrank(3, 5, 0))
+        >>> [len(row) for row in spec.layout]  # layout 0: every block shared
+        [1, 1, 1, 1, 1]
     """
     from mtlspec.spec import ir
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import doctest
 from pathlib import Path
 
 import pytest
 
 from mtlspec.data.published import HERE as PUBLISHED
 from mtlspec.errors import MtlspecError
-from mtlspec.search.grouping import report as grouping_report
-from mtlspec.search.grouping import table as grouping_table
 from mtlspec.search.grouping.report import higher_order_approximation
 from mtlspec.search.grouping.table import (
     STANDLEY_TASKS,
@@ -21,11 +18,6 @@ from mtlspec.search.grouping.table import (
 )
 
 DATA = PUBLISHED / "standley"
-
-
-def test_docstring_examples_run():
-    for module in (grouping_table, grouping_report):
-        assert doctest.testmod(module).failed == 0
 
 
 def test_standley_layout():
