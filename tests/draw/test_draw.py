@@ -12,7 +12,7 @@ from mtlspec.cli import main
 from mtlspec.draw import graph, to_dot
 from mtlspec.spec import load
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SPECS = {"model": ROOT / "specs" / "conal_multidigits.mtl",
          "dag": ROOT / "specs" / "nyuv2_dag.mtl",
          "grouping": ROOT / "specs" / "taskonomy_grouping_2_5.mtl"}
