@@ -34,6 +34,16 @@ def wheel(tmp_path_factory) -> Path:
     return found
 
 
+def test_every_package_is_listed_in_pyproject():
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+                 ["packages"])
+    found = {p.parent.relative_to(ROOT).as_posix().replace("/", ".")
+             for p in (ROOT / "mtlspec").rglob("__init__.py")}
+    assert found - listed == set(), "packages missing from pyproject.toml"
+
+
 def test_wheel_contents(wheel: Path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "mtlspec/grammar/mtlspec.lark" in names

@@ -117,12 +117,11 @@ def _single(table, budget, method, early, eval_table, base, name, output, as_jso
         check_compatible(table, eval_table)
     chooser = selection_table(method, table, early)
     chosen = select(chooser, budget)
-    estimate = chosen.total
     if chooser is not table:  # trained networks: their real values pick the servers
-        chosen = reassign(chosen, table)
+        chosen = reassign(chosen, table)  # and a network left serving nothing is dropped
     spec = to_spec(chosen, table, base=base, name=name, budget=budget)
     text = format_spec(spec)
-    totals = {"selected": estimate, "table": evaluate(chosen, table),
+    totals = {"selected": evaluate(chosen, chooser), "table": evaluate(chosen, table),
               "eval": evaluate(chosen, eval_table) if eval_table is not None else None}
     if output is not None:
         write_atomic(output, text)

@@ -8,7 +8,10 @@ Selection is made on one table and reported on others, as in Standley et al.:
 - `esa`: select on an early-stopped table, report on the table (the fully trained values).
 
 With `hoa` and `esa` the approximation picks the networks; once trained, their values in the
-table decide which one serves each task (`reassign`).
+table decide which one serves each task (`reassign`). A picked network left serving no task
+is not deployed: it is neither listed nor counted, and every figure of a row (cost, networks,
+the selection table's estimate, the totals) describes the same deployed networks serving the
+same tasks.
 
 An `--eval` table (the test split) adds a column: the chosen networks, serving the tasks they
 were chosen for, scored on it.
@@ -182,8 +185,10 @@ class SweepRow:
     Attributes:
         budget: the budget.
         selection: the chosen networks (None when no selection fits the budget); for `hoa`
-            and `esa`, each task served by the network best for it on the table.
-        selected: the total the selection table predicted.
+            and `esa`, each task served by the network best for it on the table, and a
+            network that then serves nothing dropped.
+        selected: the selection table's total for that selection (what the approximation
+            predicts for the deployed networks).
         table: the total on the reported table (same as `selected` for `optimal`).
         eval: the total on the evaluation table, when one was given.
     """
@@ -234,10 +239,9 @@ def sweep(
         if pick is None:
             rows.append(SweepRow(budget, None, None, None, None))
             continue
-        estimate = pick.total
         if chooser is not table:  # trained networks: their real values pick the servers
             pick = reassign(pick, table)
-        rows.append(SweepRow(budget, pick, estimate, evaluate(pick, table),
+        rows.append(SweepRow(budget, pick, evaluate(pick, chooser), evaluate(pick, table),
                              evaluate(pick, eval_table) if eval_table is not None else None))
     return rows
 

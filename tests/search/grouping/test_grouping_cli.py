@@ -173,3 +173,32 @@ def test_a_failed_run_leaves_the_output_untouched(tmp_path: Path):
     result = run("--table", VAL, "--budget", "0.5", "-o", str(out))
     assert result.exit_code == 2
     assert out.read_text() == "previous\n"
+
+
+@pytest.mark.parametrize("method", ["hoa", "esa"])
+def test_an_approximate_sweep_reports_the_networks_it_counts(method):
+    # Setting 2, ESA at budget 1.5: the early-stopped values pick all-in-one plus a
+    # half-width single, which the trained values leave serving nothing. The row must then
+    # neither list nor count it: cost, networks and every total describe the same networks.
+    tables = {n: load_table(f"standley:setting2{n}") for n in ("", "-esa", "-test")}
+    chooser = tables["-esa"] if method == "esa" else None
+    extra = ["--early", "standley:setting2-esa"] if method == "esa" else []
+    result = run("--table", "standley:setting2", "--method", method, *extra,
+                 "--sweep", "1:5:0.5", "--eval", "standley:setting2-test", "--json")
+    assert result.exit_code == 0, result.output
+    rows = {r["budget"]: r for r in json.loads(result.stdout)["rows"]}
+    for r in sweep(tables[""], parse_sweep("1:5:0.5"), method=method, early=chooser,
+                   eval_table=tables["-test"]):
+        row, chosen = rows[r.budget], r.selection
+        assert all(c.serves for c in chosen.choices)  # every listed network serves a task
+        assert row["cost"] == pytest.approx(sum(c.candidate.cost for c in chosen.choices))
+        assert row["networks"] == chosen.describe()
+        served = [(c.candidate.name, t) for c in chosen.choices for t in c.serves]
+        assert sorted(t for _, t in served) == sorted(tables[""].tasks)
+        for key, table in (("table", tables[""]), ("eval", tables["-test"])):
+            assert row[key] == pytest.approx(sum(table.by_name(n).loss[t] for n, t in served))
+    if method == "esa":
+        assert rows[1.5]["networks"] == rows[1.0]["networks"]  # the idle half network is gone
+        assert rows[1.5]["cost"] == 1 and rows[1.5]["selected"] == rows[1.0]["selected"]
+        early = tables["-esa"].by_name("segment+depth+normal+keypoint+edge").loss
+        assert rows[1.5]["selected"] == pytest.approx(sum(early.values()))
