@@ -41,7 +41,8 @@ from mtlspec.search.conal.search import SearchConfig, search_conal  # noqa: E402
 from mtlspec.search.conal.spec import layout_from_branch_points, tree_spec  # noqa: E402
 from mtlspec.spec import format, load, validate  # noqa: E402
 from mtlspec.train.data import load_data  # noqa: E402
-from mtlspec.train.loop import relative_delta, train  # noqa: E402
+from mtlspec.train.delta import relative_delta  # noqa: E402
+from mtlspec.train.loop import train  # noqa: E402
 from mtlspec.train.losses import loss_for  # noqa: E402
 
 

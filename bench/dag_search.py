@@ -34,7 +34,7 @@ def params(model) -> int:
 
 
 def row(name, metrics, tasks, single, n_params, edges, sparsity, seconds) -> dict:
-    from mtlspec.train.loop import relative_delta
+    from mtlspec.train.delta import relative_delta
 
     delta = relative_delta(metrics, single, tasks) if single else None
     return {"network": name, "metrics": metrics, "delta": delta, "params": n_params,

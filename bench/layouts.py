@@ -26,7 +26,7 @@ import numpy as np
 from mtlspec.cost import Budget
 from mtlspec.search.treemtl import layouts as lay
 from mtlspec.search.treemtl import recommender as rc
-from mtlspec.search.treemtl.pairs import PairsTable
+from mtlspec.search.treemtl.pairs_table import PairsTable
 
 
 def _setup(tasks: int, blocks: int):

@@ -255,11 +255,12 @@ def import_treemtl_command(layout_text, tasks_text, base_path, name, output) -> 
     """
     from mtlspec.io import write_atomic
     from mtlspec.search.treemtl import layouts as lay
+    from mtlspec.search.treemtl.printed import parse_treemtl
     from mtlspec.spec import format as format_spec
     from mtlspec.spec import validate
 
     base = load_base(base_path, "model", "a TreeMTL layout takes its backbone and heads from")
-    layout = lay.parse_treemtl(layout_text)
+    layout = parse_treemtl(layout_text)
     order = [t.name for t in base.tasks]
     names = _tasks_arg(tasks_text) if tasks_text else order
     if sorted(names) != sorted(order):

@@ -79,7 +79,7 @@ def _check_tasks(spec: Any, data: str) -> list[str]:
 
 def _report(doc: Any, data: str, result: Any, infos: dict, baseline: dict | None,
             output: str | None) -> dict[str, Any]:
-    from mtlspec.train.loop import relative_delta
+    from mtlspec.train.delta import relative_delta
 
     report: dict[str, Any] = {
         "file": doc.filename, "spec": doc.spec.name, "data": data,

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from mtlspec.errors import MtlspecError
 from mtlspec.plan.manifest import Entry, Manifest, write_plan
+from mtlspec.search.grouping.candidates import default_name
 from mtlspec.search.grouping.spec import base_backbone
-from mtlspec.search.grouping.table import default_name
 from mtlspec.spec import format as format_spec
 from mtlspec.spec import ir
 from mtlspec.spec.validate import validate

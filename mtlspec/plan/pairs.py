@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 from mtlspec.errors import MtlspecError
 from mtlspec.plan.manifest import Entry, Manifest
-from mtlspec.search.treemtl.pairs import PairsTable, make_table
+from mtlspec.search.treemtl.pairs_table import PairsTable, make_table
 from mtlspec.search.treemtl.recommender import CostModel, layout_cost
 from mtlspec.spec import format as format_spec
 from mtlspec.spec import ir, validate
@@ -76,7 +76,7 @@ def pairs_from_results(manifest: Manifest, results: Mapping[str, Mapping[str, fl
 
     Returns:
         A `PairsTable` (single-task baselines = the single-task entries; each pair's branch 0
-        row = those same results); `pairs.write_pairs(path, table)` writes `pairs.csv`.
+        row = those same results); `pairs_table.write_pairs(path, table)` writes `pairs.csv`.
 
     Raises:
         MtlspecError: not a pairs manifest, or a missing entry, task result or direction.

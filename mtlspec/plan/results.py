@@ -15,8 +15,8 @@ from mtlspec.errors import MtlspecError
 from mtlspec.io import write_atomic
 from mtlspec.plan.manifest import Manifest
 from mtlspec.plan.pairs import pairs_from_results
-from mtlspec.search.grouping.table import default_name
-from mtlspec.search.treemtl.pairs import write_pairs
+from mtlspec.search.grouping.candidates import default_name
+from mtlspec.search.treemtl.pairs_table import write_pairs
 
 RESULTS_DIR = "results"
 CANDIDATES = "candidates.csv"

@@ -15,7 +15,7 @@ from lark import Token, Tree
 
 from mtlspec.errors import Span, SpecError
 from mtlspec.spec import ir
-from mtlspec.spec.builder_items import NAME_IN_SET, DagAndGroupingItems, set_names
+from mtlspec.spec.builder_items import NAME_IN_SET, SpecItems, set_names
 from mtlspec.spec.comments import Anchor
 from mtlspec.spec.layout import Branch, BranchError, rows_from_branches, show_set
 from mtlspec.spec.numbers import split_suffix
@@ -58,7 +58,7 @@ def unquote(tok: Token) -> str:
     return tok.value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
 
 
-class Builder(DagAndGroupingItems):
+class Builder(SpecItems):
     """Builds one spec; read `errors`, `spans` and `anchors` afterwards."""
 
     def __init__(self) -> None:
@@ -371,33 +371,6 @@ class Builder(DagAndGroupingItems):
         except BranchError as err:
             self.error(str(err), stmts[err.index][1], err.hint)
             return ()
-
-    def budget(self, node: Tree) -> ir.Budget:
-        self.mark(("budget",), node, anchor=True)
-        limits: dict[str, float | int] = {}
-        for limit in node.children:
-            key_tok, value_tok = limit.children
-            key = str(key_tok)
-            self.mark(("budget", key), limit)
-            if key not in ir.Budget.model_fields:
-                self.error(
-                    f"unknown budget `{key}`",
-                    key_tok,
-                    "budgets are `gflops <= X`, `params <= N` (K/M/G suffixes) and, for "
-                    "model and grouping specs, `units <= U`",
-                )
-            elif key in limits:
-                self.error(f"budget `{key}` is given twice", key_tok)
-            else:
-                value = self.number(value_tok)
-                if key == "params" and isinstance(value, float):
-                    if value.is_integer():  # `params <= 1e6` is a whole number too
-                        value = int(value)
-                    else:
-                        self.error(f"params must be a whole number, got {value_tok}", value_tok)
-                        value = 0
-                limits[key] = value
-        return ir.Budget(**limits)
 
     def _path_item(self, node: Tree, key: str) -> str:
         self.mark((key,), node, anchor=True)

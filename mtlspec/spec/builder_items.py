@@ -1,7 +1,8 @@
-"""The DAG and grouping items of the parse-tree builder, and helpers that split compound tokens.
+"""The DAG, grouping and budget items of the parse-tree builder, and helpers that split
+compound tokens.
 
-`Builder` (in `build.py`) mixes `DagAndGroupingItems` in; these methods use its helpers
-(`mark`, `integer`, `items`, `require`, `task_set`, ...).
+`Builder` (in `builder.py`) mixes `SpecItems` in; these methods use its helpers (`mark`,
+`number`, `integer`, `items`, `require`, `task_set`, ...).
 """
 
 from __future__ import annotations
@@ -16,8 +17,35 @@ from mtlspec.spec import ir
 Path_ = tuple[Any, ...]
 
 
-class DagAndGroupingItems:
-    """`central`, `topology` and `network` items (a mixin of `Builder`)."""
+class SpecItems:
+    """`central`, `topology`, `network` and `budget` items (a mixin of `Builder`)."""
+
+    def budget(self, node: Tree) -> ir.Budget:
+        self.mark(("budget",), node, anchor=True)
+        limits: dict[str, float | int] = {}
+        for limit in node.children:
+            key_tok, value_tok = limit.children
+            key = str(key_tok)
+            self.mark(("budget", key), limit)
+            if key not in ir.Budget.model_fields:
+                self.error(
+                    f"unknown budget `{key}`",
+                    key_tok,
+                    "budgets are `gflops <= X`, `params <= N` (K/M/G suffixes) and, for "
+                    "model and grouping specs, `units <= U`",
+                )
+            elif key in limits:
+                self.error(f"budget `{key}` is given twice", key_tok)
+            else:
+                value = self.number(value_tok)
+                if key == "params" and isinstance(value, float):
+                    if value.is_integer():  # `params <= 1e6` is a whole number too
+                        value = int(value)
+                    else:
+                        self.error(f"params must be a whole number, got {value_tok}", value_tok)
+                        value = 0
+                limits[key] = value
+        return ir.Budget(**limits)
 
     def central(self, node: Tree) -> ir.Central | None:
         self.mark(("central",), node, anchor=True, block=True)

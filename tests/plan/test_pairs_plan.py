@@ -11,7 +11,8 @@ import pytest
 from mtlspec.errors import MtlspecError
 from mtlspec.plan import load_manifest, pairs_from_results, pairs_plan, write_plan
 from mtlspec.search.treemtl import cost_model
-from mtlspec.search.treemtl.pairs import load_pairs, write_pairs
+from mtlspec.search.treemtl.pairs import load_pairs
+from mtlspec.search.treemtl.pairs_table import write_pairs
 from mtlspec.spec import parse, validate
 
 

@@ -1,6 +1,7 @@
 """Task grouping (Standley et al.): choose networks that serve every task within a budget.
 
-- `table`: candidate tables (CSV, JSON, the authors' TSV layout, shipped tables by name);
+- `candidates`: the candidate table (networks, costs, values); `table`: reading it (CSV,
+  JSON, the authors' TSV layout, shipped tables by name);
 - `selection`: exact selection under a budget (dynamic programming over task subsets),
   Pareto fronts, re-serving tasks after an approximate selection;
 - `report`: selection methods (optimal, HOA, ESA), budget sweeps, baselines, the plot;

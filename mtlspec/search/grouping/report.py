@@ -28,6 +28,7 @@ from pathlib import Path
 
 from mtlspec.errors import MtlspecError
 from mtlspec.io import write_atomic
+from mtlspec.search.grouping.candidates import Candidate, CandidateTable
 from mtlspec.search.grouping.selection import (
     Selection,
     best_within,
@@ -36,7 +37,6 @@ from mtlspec.search.grouping.selection import (
     frontier,
     reassign,
 )
-from mtlspec.search.grouping.table import Candidate, CandidateTable
 
 METHODS = ("optimal", "hoa", "esa")
 MAX_SWEEP_POINTS = 10_000

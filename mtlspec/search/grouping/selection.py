@@ -1,8 +1,8 @@
 """Task grouping (Standley et al.): the best set of networks under an inference budget.
 
-Given candidate networks (`grouping_table`), each trained on a task subset with a cost and a
-loss per task it predicts, choose networks of total cost ≤ budget that cover every task and
-minimise Σ_tasks min over the chosen networks of that task's loss.
+Given candidate networks (`table`), each trained on a task subset with a cost and a loss per
+task it predicts, choose networks of total cost ≤ budget that cover every task and minimise
+Σ_tasks min over the chosen networks of that task's loss.
 
 The exact method is a dynamic program over task subsets that keeps, for each subset, the
 Pareto front of (cost, loss) over the ways to serve exactly that subset:
@@ -25,8 +25,7 @@ number of candidates: T = 10 with all 1,033 candidates takes well under a second
 Arithmetic is exact: every float is a dyadic rational, so costs and losses are scaled to
 integers, and ties are real ties. Ties are broken deterministically, in this order: lower
 total cost, fewer networks, the set whose latest table row is earliest, then each task served
-by the earliest network. A budget admits a cost up to budget·(1 + 1e-9) (so a budget of 0.3
-admits networks of 0.1 and 0.2 GFLOPs, whose float sum is 0.30000000000000004).
+by the earliest network. A budget admits a cost up to budget·(1 + 1e-9) (0.1 + 0.2 ≤ 0.3).
 """
 
 from __future__ import annotations
@@ -38,7 +37,7 @@ from fractions import Fraction
 from operator import itemgetter
 
 from mtlspec.errors import MtlspecError
-from mtlspec.search.grouping.table import Candidate, CandidateTable
+from mtlspec.search.grouping.candidates import Candidate, CandidateTable
 
 BUDGET_TOLERANCE = 1e-9  # relative slack on a budget, for decimal costs summed in binary
 
@@ -334,8 +333,7 @@ def evaluate(selection: Selection, table: CandidateTable) -> float:
 
     Example:
         >>> from mtlspec.search.grouping.table import load_table
-        >>> validation = load_table("standley:setting1")
-        >>> test = load_table("standley:setting1-test")
+        >>> validation, test = load_table("standley:setting1"), load_table("standley:setting1-test")
         >>> round(evaluate(select(validation, 2.5), test), 5)
         0.44612
     """
@@ -372,10 +370,9 @@ def reassign(selection: Selection, table: CandidateTable) -> Selection:
 
     Example:
         >>> from mtlspec.search.grouping.table import load_table
-        >>> table = load_table("standley:setting1")
-        >>> picked = select(load_table("standley:setting1-esa"), 3)
-        >>> final = reassign(picked, table)
-        >>> final.total < evaluate(picked, table)  # the trained values serve better
+        >>> table, early = load_table("standley:setting1"), load_table("standley:setting1-esa")
+        >>> picked = select(early, 3)
+        >>> reassign(picked, table).total < evaluate(picked, table)  # trained values serve better
         True
     """
     names = {c.candidate.name for c in selection.choices}

@@ -9,8 +9,8 @@ import string
 from typing import Any
 
 from mtlspec.errors import MtlspecError
+from mtlspec.search.grouping.candidates import CandidateTable
 from mtlspec.search.grouping.selection import Selection
-from mtlspec.search.grouping.table import CandidateTable
 from mtlspec.spec import ir
 from mtlspec.spec.validate import validate
 

@@ -1,8 +1,10 @@
 """TreeMTL: the layout design space of a tree over B blocks and the layout recommender.
 
 - `layouts`: every layout of T tasks over B blocks with a stable id (rank/unrank, exact
-  count, TreeMTL's printed form);
-- `pairs`: the 2-task results table (`pairs.csv`, TreeMTL's own table, shipped tables);
+  count); `printed`: TreeMTL's printed form;
+- `pairs`, `pairs_table`: the 2-task results table, read from `pairs.csv`, TreeMTL's own
+  table or a shipped table, and written back;
+- `estimator`: TreeMTL's estimate of a layout (Δ per task, task weights, scores);
 - `recommender`: estimate every layout from the 2-task results, filter by budget, rank;
 - `report`: what `mtlspec recommend` writes (top-k specs, JSON, Pareto plot, evaluation).
 
@@ -15,6 +17,7 @@ Importing this package loads numpy, never torch (`cost_model` compiles the base 
     '{segment, normal, depth} | {segment, normal} {depth}'
 """
 
+from mtlspec.search.treemtl.estimator import estimate, task_weights
 from mtlspec.search.treemtl.layouts import (
     Layout,
     branch_points,
@@ -22,17 +25,12 @@ from mtlspec.search.treemtl.layouts import (
     describe,
     from_branch_points,
     from_spec,
-    parse_treemtl,
     rank,
     unrank,
 )
-from mtlspec.search.treemtl.pairs import (
-    PairsTable,
-    load_pairs,
-    load_treemtl_table,
-    write_pairs,
-    write_single,
-)
+from mtlspec.search.treemtl.pairs import load_pairs, load_treemtl_table
+from mtlspec.search.treemtl.pairs_table import PairsTable, write_pairs, write_single
+from mtlspec.search.treemtl.printed import parse_treemtl
 from mtlspec.search.treemtl.recommender import (
     CostModel,
     Recommendation,
@@ -40,13 +38,33 @@ from mtlspec.search.treemtl.recommender import (
     cost_model,
     cost_model_of,
     recommend,
-    task_weights,
 )
 from mtlspec.search.treemtl.report import candidate_specs, correlation, plot_pareto
 
 __all__ = [
-    "CostModel", "Layout", "PairsTable", "Recommendation", "ScoredLayout", "branch_points",
-    "candidate_specs", "check_size", "correlation", "cost_model", "cost_model_of", "describe",
-    "from_branch_points", "from_spec", "load_pairs", "load_treemtl_table", "parse_treemtl",
-    "plot_pareto", "rank", "recommend", "task_weights", "unrank", "write_pairs", "write_single",
+    "CostModel",
+    "Layout",
+    "PairsTable",
+    "Recommendation",
+    "ScoredLayout",
+    "branch_points",
+    "candidate_specs",
+    "check_size",
+    "correlation",
+    "cost_model",
+    "cost_model_of",
+    "describe",
+    "estimate",
+    "from_branch_points",
+    "from_spec",
+    "load_pairs",
+    "load_treemtl_table",
+    "parse_treemtl",
+    "plot_pareto",
+    "rank",
+    "recommend",
+    "task_weights",
+    "unrank",
+    "write_pairs",
+    "write_single",
 ]

@@ -18,13 +18,9 @@ import numpy as np
 from mtlspec.errors import MtlspecError
 from mtlspec.io import write_atomic
 from mtlspec.search.treemtl import layouts as lay
-from mtlspec.search.treemtl.recommender import (
-    CostModel,
-    Recommendation,
-    estimate,
-    layout_limits,
-    task_weights,
-)
+from mtlspec.search.treemtl.estimator import estimate, task_weights
+from mtlspec.search.treemtl.printed import parse_treemtl
+from mtlspec.search.treemtl.recommender import CostModel, Recommendation, layout_limits
 from mtlspec.spec import ir
 
 
@@ -167,7 +163,7 @@ def load_oracle(path: str | Path, tasks: int, blocks: int) -> tuple[list[lay.Lay
             raise MtlspecError(f"{where}: expected a layout and a numeric score") from None
         try:
             layout = (lay.unrank(tasks, blocks, int(cell)) if cell.isdigit()
-                      else lay.parse_treemtl(cell))
+                      else parse_treemtl(cell))
         except MtlspecError as err:
             raise MtlspecError(f"{where}: {err}") from None
         if len(layout) != blocks or len(set().union(*layout[0])) != tasks:

@@ -10,6 +10,7 @@ import pytest
 
 from mtlspec.errors import MtlspecError
 from mtlspec.search.treemtl import layouts as lay
+from mtlspec.search.treemtl.printed import parse_treemtl
 from mtlspec.spec import load, validate
 
 
@@ -109,10 +110,10 @@ def test_spec_round_trip():
 
 
 def test_parse_treemtl():
-    layout = lay.parse_treemtl("[[{0, 1, 2}], [{2}, {0, 1}], [{1}, {0}, {2}]]")
+    layout = parse_treemtl("[[{0, 1, 2}], [{2}, {0, 1}], [{1}, {0}, {2}]]")
     assert lay.describe(layout) == "{0, 1, 2} | {0, 1} {2} | {0} {1} {2}"
     for bad, match in [("[[{0, 1}], [{0, 2}, {1}]]", "partition"),
                        ("[[{0, 1, 2}], [{0, 2}, {1}], [{0, 1}, {2}]]", "refine"),
                        ("[[{0, x}]]", "integers"), ("nonsense", "TreeMTL")]:
         with pytest.raises(MtlspecError, match=match):
-            lay.parse_treemtl(bad)
+            parse_treemtl(bad)

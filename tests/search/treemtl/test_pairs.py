@@ -10,7 +10,8 @@ import pytest
 
 from mtlspec.data.published import HERE as PUBLISHED
 from mtlspec.errors import MtlspecError
-from mtlspec.search.treemtl.pairs import load_pairs, relative, write_pairs, write_single
+from mtlspec.search.treemtl.pairs import load_pairs
+from mtlspec.search.treemtl.pairs_table import relative, write_pairs, write_single
 
 DATA = PUBLISHED / "treemtl"
 NYU = ["segment", "normal", "depth"]

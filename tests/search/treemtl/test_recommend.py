@@ -10,9 +10,11 @@ import pytest
 from mtlspec.cost import Budget
 from mtlspec.data.published import HERE as PUBLISHED
 from mtlspec.errors import MtlspecError
+from mtlspec.search.treemtl import estimator as est
 from mtlspec.search.treemtl import layouts as lay
 from mtlspec.search.treemtl import recommender as rc
-from mtlspec.search.treemtl.pairs import PairsTable, load_pairs
+from mtlspec.search.treemtl.pairs import load_pairs
+from mtlspec.search.treemtl.pairs_table import PairsTable
 from mtlspec.search.treemtl.report import correlation
 from mtlspec.spec import parse, validate
 
@@ -81,12 +83,12 @@ def test_mobilenet_table_gives_a_recommendation(nyu_small):
 
 
 def test_svd_entropy():
-    assert rc.svd_entropy([2.0, 2.0, 2.0, 2.0, 2.0]) == pytest.approx(0.0, abs=1e-12)
-    assert rc.svd_entropy([0, 0, 0, 0, 0]) == 0.0
+    assert est.svd_entropy([2.0, 2.0, 2.0, 2.0, 2.0]) == pytest.approx(0.0, abs=1e-12)
+    assert est.svd_entropy([0, 0, 0, 0, 0]) == 0.0
     x = np.array([1.0, -3.0, 2.0, 5.0, -1.0])
     sigma = np.linalg.svd(np.array([x[0:3], x[1:4], x[2:5]]), compute_uv=False)
     sigma = sigma / sigma.sum()
-    assert rc.svd_entropy(x) == pytest.approx(-(sigma * np.log2(sigma)).sum() / np.log2(3))
+    assert est.svd_entropy(x) == pytest.approx(-(sigma * np.log2(sigma)).sum() / np.log2(3))
 
 
 def _table(tasks, blocks, seed=0):
@@ -99,9 +101,9 @@ def _table(tasks, blocks, seed=0):
 def test_weights_favour_regular_sequences():
     table = _table("abc", 5)
     table.delta[0, :, 1:] = np.arange(1, 6) * 2.0  # task a: linear, regular sequences
-    weights = rc.task_weights(table)
+    weights = est.task_weights(table)
     assert weights.sum() == pytest.approx(1.0) and weights.argmax() == 0
-    assert np.allclose(rc.task_weights(_table("ab", 2)), 0.5)  # B < 3: uniform
+    assert np.allclose(est.task_weights(_table("ab", 2)), 0.5)  # B < 3: uniform
 
 
 def test_estimate_by_hand_for_the_shipped_layout():
@@ -111,11 +113,11 @@ def test_estimate_by_hand_for_the_shipped_layout():
     seg = (table.delta[0, 2, 5] + table.delta[0, 1, 4]) / 2
     normal = (table.delta[1, 0, 4] + table.delta[1, 2, 4]) / 2
     depth = (table.delta[2, 0, 5] + table.delta[2, 1, 4]) / 2
-    assert rc.estimate(values, table)[0] == pytest.approx([seg, normal, depth])
+    assert est.estimate(values, table)[0] == pytest.approx([seg, normal, depth])
 
 
 def _brute_best(model, table, budget):
-    weights, limits = rc.task_weights(table), rc.layout_limits(budget, model)
+    weights, limits = est.task_weights(table), rc.layout_limits(budget, model)
     best = None
     for i, layout in enumerate(lay.layouts(len(table.tasks), table.blocks)):
         flops, params = rc.layout_cost(layout, model)
