@@ -166,8 +166,11 @@ def export(model: nn.Module, path: str | Path, *, opset: int | None = None, veri
             onnxruntime disagrees with PyTorch (the file is then not written).
 
     Example:
-        >>> report = export(compile(spec), "out/model.onnx")  # doctest: +SKIP
-        >>> report.ok, report.outputs  # doctest: +SKIP
+        >>> import tempfile
+        >>> from mtlspec import load_model
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     report = export(load_model("specs/conal_multidigits.mtl"), f"{folder}/m.onnx")
+        >>> report.verified, report.outputs
         (True, ['left', 'right', 'parity'])
     """
     path = Path(path)

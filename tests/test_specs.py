@@ -34,9 +34,10 @@ def test_spec_survives_json(path: Path):
 
 def test_nyuv2_layout_is_the_recommenders_top_choice_for_the_published_pair_results():
     """The shipped layout is what `mtlspec recommend --max-models 2` picks on that table."""
-    from mtlspec.search import layouts
-    from mtlspec.search.pairs import load_pairs
-    from mtlspec.search.recommend import Budget, cost_model, recommend
+    from mtlspec.cost import Budget
+    from mtlspec.search.treemtl import layouts
+    from mtlspec.search.treemtl.pairs import load_pairs
+    from mtlspec.search.treemtl.recommender import cost_model, recommend
 
     spec = validate(load(SPECS[0].with_name("nyuv2_resnet34.mtl")))
     assert isinstance(spec, TreeSpec)
@@ -44,7 +45,7 @@ def test_nyuv2_layout_is_the_recommenders_top_choice_for_the_published_pair_resu
     shape = {"shape": (1, 3, 96, 128)}
     small = spec.model_copy(update={"input": spec.input.model_copy(update=shape)})
     table = load_pairs("treemtl:nyuv2-resnet34", tasks=[t.name for t in spec.tasks])
-    best = recommend(cost_model(small), table, budget=Budget(max_models=2), top=1)
+    best = recommend(cost_model(small), table, budget=Budget(models=2), top=1)
     assert best.candidates[0].id == layouts.rank(layouts.from_spec(spec))
 
 

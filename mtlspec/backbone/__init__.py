@@ -8,8 +8,8 @@ Importing this package imports torch; `mtlspec.spec` stays torch-free.
 """
 
 from mtlspec.backbone.blocks import BackboneBlocks, BlockInfo, Verification, blocks_for, verify
-from mtlspec.backbone.cost import Cost, block_costs
 from mtlspec.backbone.errors import BackboneError
+from mtlspec.backbone.flops import Cost, block_costs
 from mtlspec.backbone.partition import Partition, cut_points, partition
 from mtlspec.backbone.registry import (
     EXCLUDED,

@@ -14,8 +14,8 @@ import torch
 from torch import fx
 
 from mtlspec.backbone import registry
-from mtlspec.backbone.cost import Cost, block_costs, total_uncounted
 from mtlspec.backbone.errors import BackboneError
+from mtlspec.backbone.flops import Cost, block_costs, total_uncounted
 from mtlspec.backbone.partition import Partition, partition
 from mtlspec.backbone.select import balanced_groups, display_names, regroup, select_named
 from mtlspec.backbone.split import split

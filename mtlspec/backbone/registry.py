@@ -28,6 +28,7 @@ from mtlspec import usercode
 from mtlspec.backbone.convnet import ConvNet
 from mtlspec.backbone.errors import BackboneError
 from mtlspec.errors import MtlspecError
+from mtlspec.registry import registers_into
 from mtlspec.spec import catalog
 
 
@@ -64,6 +65,7 @@ class Backbone:
 
 
 _REGISTRY: dict[str, BackboneDef] = {}
+_register = registers_into(_REGISTRY, "backbone", BackboneDef)
 
 
 def register_backbone(
@@ -83,17 +85,15 @@ def register_backbone(
         ValueError: `name` is already registered (a programming error, not a user error).
 
     Example:
-        >>> @register_backbone("mynet")          # doctest: +SKIP
+        >>> @register_backbone("convnet")  # the name is taken: a new backbone needs its own
         ... def mynet(*, width: int = 8) -> nn.Module: ...
+        Traceback (most recent call last):
+        ...
+        ValueError: backbone 'convnet' is already registered
     """
 
-    def wrap(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        if name in _REGISTRY:
-            raise ValueError(f"backbone {name!r} is already registered")
-        _REGISTRY[name] = BackboneDef(name, builder, head, min_size, size_multiple, sized)
-        return builder
-
-    return wrap
+    return _register(name, head=head, min_size=min_size, size_multiple=size_multiple,
+                     sized=sized)
 
 
 def list_backbones() -> list[str]:
@@ -296,7 +296,15 @@ def load_weights(module: nn.Module, path: str | Path) -> None:
         BackboneError: unreadable file, not a state dict, missing keys or wrong shapes.
 
     Example:
-        >>> load_weights(features, "resnet34.pt")   # doctest: +SKIP
+        >>> import tempfile
+        >>> import torch
+        >>> source, target = ConvNet(depth=2, width=4), ConvNet(depth=2, width=4)
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     torch.save(source.state_dict(), f"{folder}/w.pt")
+        ...     load_weights(target, f"{folder}/w.pt")
+        >>> all(torch.equal(a, b) for a, b in zip(source.state_dict().values(),
+        ...                                       target.state_dict().values()))
+        True
     """
     import torch
 

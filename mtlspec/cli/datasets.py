@@ -6,9 +6,11 @@ import json
 
 import click
 
+from mtlspec.cli.options import json_option
+
 
 @click.command("datasets")
-@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@json_option("the list")
 def datasets_command(as_json: bool) -> None:
     """List the published result tables shipped with mtlspec.
 

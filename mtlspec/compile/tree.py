@@ -115,8 +115,9 @@ def compile_tree(
             differs from the detected block count, or a weights file does not fit.
 
     Example:
-        >>> model = compile_tree(load("specs/conal_multidigits.mtl").spec)  # doctest: +SKIP
-        >>> model(torch.zeros(1, 1, 8, 16))["left"].shape  # doctest: +SKIP
+        >>> from mtlspec.spec import load
+        >>> model = compile_tree(load("specs/conal_multidigits.mtl").spec)
+        >>> model(torch.zeros(1, 1, 8, 16))["left"].shape
         torch.Size([1, 10])
     """
     base = Path(base_dir)
