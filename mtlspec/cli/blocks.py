@@ -1,4 +1,4 @@
-"""`mtlspec blocks`: a backbone's branching points, with per-block FLOPs and parameters.
+"""`mtlspec blocks`: a backbone's branching points, with per-block MACs and parameters.
 
 torch is imported inside the command so that other commands start fast.
 """
@@ -66,7 +66,7 @@ def _parse_args(ctx: click.Context, param: click.Parameter, values: tuple[str, .
               callback=_parse_shape, help="Input shape CxHxW (batch 1).")
 @click.option("--blocks", "selection", default="auto", show_default=True,
               callback=_parse_selection,
-              help="auto (every detected block), K (K FLOPs-balanced blocks), or comma-separated "
+              help="auto (every detected block), K (K MACs-balanced blocks), or comma-separated "
               "module names to cut after.")
 @click.option("--arg", "args", multiple=True, callback=_parse_args, metavar="NAME=VALUE",
               help="Backbone builder argument, repeatable (e.g. --arg width_mult=0.5).")
@@ -78,7 +78,8 @@ def _parse_args(ctx: click.Context, param: click.Parameter, values: tuple[str, .
 @json_option()
 def blocks(backbone: str, input_shape: tuple[int, ...], selection: Any, args: dict,
            weights: str | None, allow_import: bool, verify: bool, as_json: bool) -> None:
-    """Detect BACKBONE's branching points and show its blocks with their cost.
+    """Detect BACKBONE's branching points and show its blocks with their cost (GMACs:
+    10^9 multiply-adds, fvcore convention: one multiply-add counts once).
 
     BACKBONE is `torchvision.NAME` (e.g. torchvision.resnet34), `convnet`, or, with
     --allow-import, `pkg.module:callable`. Blocks take one tensor and return one; a
@@ -111,7 +112,7 @@ def _report(bb: Any, check: Any) -> dict[str, Any]:
         running += b.flops
         rows.append({
             "index": b.index, "first": b.first, "last": b.last, "cut": b.cut,
-            "output_shape": list(b.output_shape), "params": b.params, "flops": b.flops,
+            "output_shape": list(b.output_shape), "params": b.params, "macs": b.flops,
             "cumulative_percent": round(100 * running / total, 2),
         })
     verify = None if check is None else {
@@ -122,7 +123,7 @@ def _report(bb: Any, check: Any) -> dict[str, Any]:
     return {
         "backbone": bb.name, "input_shape": list(bb.input_shape), "blocks": rows,
         "detected_blocks": bb.detected, "cut_points": bb.cut_points,
-        "total": {"params": bb.params, "flops": bb.flops},
+        "total": {"params": bb.params, "macs": bb.flops},
         "uncounted_ops": bb.uncounted, "verify": verify,
     }
 
@@ -135,23 +136,23 @@ def _print(report: dict[str, Any]) -> None:
     table = Table(title=f"{report['backbone']} at {shape}: {len(report['blocks'])} blocks "
                   f"({report['detected_blocks']} detected, {len(report['cut_points'])} cut points)")
     for name, justify in (("#", "right"), ("modules (first .. last)", "left"),
-                          ("output", "left"), ("params", "right"), ("GFLOPs", "right"),
+                          ("output", "left"), ("params", "right"), ("GMACs", "right"),
                           ("cum %", "right")):
         table.add_column(name, justify=justify)
     for row in report["blocks"]:
         table.add_row(str(row["index"]), f"{row['first']} .. {row['last']}",
                       "x".join(map(str, row["output_shape"][1:])), f"{row['params']:,}",
-                      f"{row['flops'] / 1e9:.3f}", f"{row['cumulative_percent']:.1f}")
+                      f"{row['macs'] / 1e9:.3f}", f"{row['cumulative_percent']:.1f}")
     total = report["total"]
     table.add_section()
-    table.add_row("", "total", "", f"{total['params']:,}", f"{total['flops'] / 1e9:.3f}", "")
+    table.add_row("", "total", "", f"{total['params']:,}", f"{total['macs'] / 1e9:.3f}", "")
     console = Console()
     if not console.is_terminal:  # logs and CI: do not squeeze columns into 80 characters
         console = Console(width=160)
     console.print(table)
     if report["uncounted_ops"]:
         ops = ", ".join(f"{op} x{n}" for op, n in report["uncounted_ops"].items())
-        click.echo(f"warning: fvcore does not count these ops (not in the FLOPs): {ops}", err=True)
+        click.echo(f"warning: these ops are not counted (not in the MACs): {ops}", err=True)
     if report["verify"] is not None and report["verify"]["ok"]:
         click.echo(_verify_line(report["verify"]))
 

@@ -33,15 +33,15 @@ def _cost(model: Any) -> Any:
 
 
 def _unit(total: int) -> tuple[str, float]:
-    """One FLOPs unit per report, picked by the total, so small models read 871.8, not 8.7e-4."""
-    for name, scale in (("GFLOPs", 1e9), ("MFLOPs", 1e6)):
+    """One MACs unit per report, picked by the total, so small models read 871.8, not 8.7e-4."""
+    for name, scale in (("GMACs", 1e9), ("MMACs", 1e6)):
         if total >= scale:
             return name, scale
-    return "KFLOPs", 1e3
+    return "KMACs", 1e3
 
 
-def _g(flops: int, scale: float = 1e9) -> str:
-    return f"{flops / scale:.4g}"
+def _g(macs: int, scale: float = 1e9) -> str:
+    return f"{macs / scale:.4g}"
 
 
 def _print_cost(data: dict[str, Any]) -> None:
@@ -51,37 +51,37 @@ def _print_cost(data: dict[str, Any]) -> None:
     console = Console()
     if not console.is_terminal:  # logs and CI: do not squeeze columns into 80 characters
         console = Console(width=160)
-    total = data["total"]["flops"] or 1
+    total = data["total"]["macs"] or 1
     unit, scale = _unit(total)
     nodes = Table(title=f"{data['spec']} ({data['kind']}): {len(data['nodes'])} nodes")
     for name, justify in (("node", "left"), ("tasks", "left"), (unit, "right"),
-                          ("params", "right"), ("% FLOPs", "right")):
+                          ("params", "right"), ("% MACs", "right")):
         nodes.add_column(name, justify=justify)
     for n in data["nodes"]:
-        nodes.add_row(n["name"], ", ".join(n["tasks"]), _g(n["flops"], scale),
-                      f"{n['params']:,}", f"{100 * n['flops'] / total:.1f}")
+        nodes.add_row(n["name"], ", ".join(n["tasks"]), _g(n["macs"], scale),
+                      f"{n['params']:,}", f"{100 * n['macs'] / total:.1f}")
     console.print(nodes)
     tasks = Table(title="per task: its path (shared nodes counted in full) and its own network")
     for name in ("task", f"path {unit}", f"head {unit}", "head params", f"independent {unit}"):
         tasks.add_column(name, justify="left" if name == "task" else "right")
     for t, row in data["tasks"].items():
         head = data["heads"][t]
-        tasks.add_row(t, _g(row["path_flops"], scale), _g(head["flops"], scale),
-                      f"{head['params']:,}", _g(row["independent_flops"], scale))
+        tasks.add_row(t, _g(row["path_macs"], scale), _g(head["macs"], scale),
+                      f"{head['params']:,}", _g(row["independent_macs"], scale))
     console.print(tasks)
     ind, rel = data["independent"], data["vs_independent"]
-    meaning = "Σ network widths" if data["kind"] == "grouping" else "single-task networks of FLOPs"
+    meaning = "Σ network widths" if data["kind"] == "grouping" else "single-task networks of MACs"
     click.echo(f"total: {_g(total, scale)} {unit}, {data['total']['params']:,} params, "
                f"{data['total']['units']:.3g} units ({meaning})")
     click.echo(f"vs {len(data['tasks'])} independent single-task networks "
-               f"({_g(ind['flops'], scale)} {unit}, {ind['params']:,} params): "
-               f"FLOPs {percent(rel['flops'])}, params {percent(rel['params'])}")
+               f"({_g(ind['macs'], scale)} {unit}, {ind['params']:,} params): "
+               f"MACs {percent(rel['macs'])}, params {percent(rel['params'])}")
     if data["unused_params"]:
         unused = ", ".join(f"{name} ({n:,})" for name, n in data["unused_params"].items())
         click.echo(f"not run at inference, so not in params: {unused}")
     if data["uncounted_ops"]:
         ops = ", ".join(f"{op} x{n}" for op, n in data["uncounted_ops"].items())
-        click.echo(f"warning: fvcore does not count these ops (not in the FLOPs): {ops}", err=True)
+        click.echo(f"warning: these ops are not counted (not in the MACs): {ops}", err=True)
 
 
 @click.command("cost")
@@ -89,9 +89,10 @@ def _print_cost(data: dict[str, Any]) -> None:
 @allow_import_option
 @json_option()
 def cost_command(file: str, allow_import: bool, as_json: bool) -> None:
-    """FLOPs and parameters of spec FILE: per node, per task path, heads, total, and relative
-    to one independent single-task network per task (fvcore's convention: 1 multiply-add = 1
-    flop).
+    """Compute (GMACs) and parameters of spec FILE: per node, per task path, heads, total,
+    and relative to one independent single-task network per task. MACs follow fvcore's
+    convention: one multiply-add counts once (papers that count 2 FLOPs per multiply-add
+    report twice these figures).
 
     \b
     mtlspec cost specs/nyuv2_resnet34.mtl
@@ -108,19 +109,21 @@ def cost_command(file: str, allow_import: bool, as_json: bool) -> None:
 @click.command("check")
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--max-gflops", type=click.FloatRange(min=0), help="Limit on GFLOPs, every spec.")
+@click.option("--max-gmacs", "--max-gflops", "max_gmacs", type=click.FloatRange(min=0),
+              metavar="X", help="Limit on GMACs (10^9 multiply-adds, fvcore convention: one "
+              "multiply-add counts once), every spec. --max-gflops is a synonym.")
 @click.option("--max-params", callback=count_option, metavar="N",
               help="Limit on parameters, every spec (K/M/G suffixes: 60M).")
 @allow_import_option
 @json_option()
-def check_command(files: tuple[str, ...], max_gflops: float | None, max_params: int | None,
+def check_command(files: tuple[str, ...], max_gmacs: float | None, max_params: int | None,
                   allow_import: bool, as_json: bool) -> None:
-    """Check spec FILES against their budgets (`budget { gflops <= X; params <= N; units <= U
+    """Check spec FILES against their budgets (`budget { gmacs <= X; params <= N; units <= U
     }`) and the flags; exit 1 if any spec is over, 2 if a spec cannot be read or built.
 
     \b
     mtlspec check specs/*.mtl
-    mtlspec check specs/nyuv2_resnet34.mtl --max-gflops 20 --max-params 60M
+    mtlspec check specs/nyuv2_resnet34.mtl --max-gmacs 20 --max-params 60M
     """
     limits: list[Limit] = []
     unchecked: list[str] = []
@@ -128,7 +131,7 @@ def check_command(files: tuple[str, ...], max_gflops: float | None, max_params: 
     for path in files:
         try:
             doc, model = _compiled(path, allow_import)
-            found = budget_limits(doc.filename, doc.spec, _cost(model), max_gflops=max_gflops,
+            found = budget_limits(doc.filename, doc.spec, _cost(model), max_gmacs=max_gmacs,
                                   max_params=max_params)
         except MtlspecError as err:
             click.echo(err.render(), err=True)
@@ -159,7 +162,7 @@ def _print_checks(limits: list[Limit], unchecked: list[str]) -> None:
         over = sum(lim.over for lim in limits)
         print_table(f"budgets: {len(limits) - over} ok, {over} over", [lim.row() for lim in limits])
     for name in unchecked:
-        click.echo(f"{name}: no budget (add `budget {{ ... }}` or pass --max-gflops/--max-params)")
+        click.echo(f"{name}: no budget (add `budget {{ ... }}` or pass --max-gmacs/--max-params)")
 
 
 @click.command("build")

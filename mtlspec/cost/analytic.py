@@ -1,6 +1,9 @@
-"""FLOPs and parameters of a compiled model: per node, per task path, heads, total.
+"""Compute (MACs) and parameters of a compiled model: per node, per task path, heads, total.
 
-fvcore's convention: one multiply-add is one flop. The analytic figures add up the counts of
+fvcore's convention: one multiply-add counts once (a MAC; papers that count 2 FLOPs per
+multiply-add report twice these figures). The attributes keep the name `flops` (the Python
+API predates the unit's name); what they hold is MACs, and every user-facing output (tables,
+JSON keys, budgets) says MACs. The analytic figures add up the counts of
 the unique modules that run (tree nodes, DAG stem and edge applications, grouping networks)
 plus each head that runs; `fvcore_total` counts the whole compiled model in one pass, and the
 two must agree (tests hold them to it). Ops fvcore cannot count are listed in `uncounted`, not

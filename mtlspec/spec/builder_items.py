@@ -15,6 +15,9 @@ from lark import Token, Tree
 from mtlspec.spec import ir
 
 Path_ = tuple[Any, ...]
+# Budget names that mean the same limit: `gflops` was the first name of `gmacs` (both count
+# fvcore's multiply-adds); the formatter writes the canonical name.
+BUDGET_SYNONYMS = {"gflops": "gmacs"}
 
 
 class SpecItems:
@@ -25,17 +28,19 @@ class SpecItems:
         limits: dict[str, float | int] = {}
         for limit in node.children:
             key_tok, value_tok = limit.children
-            key = str(key_tok)
+            key = BUDGET_SYNONYMS.get(str(key_tok), str(key_tok))
             self.mark(("budget", key), limit)
             if key not in ir.Budget.model_fields:
                 self.error(
-                    f"unknown budget `{key}`",
+                    f"unknown budget `{key_tok}`",
                     key_tok,
-                    "budgets are `gflops <= X`, `params <= N` (K/M/G suffixes) and, for "
-                    "model and grouping specs, `units <= U`",
+                    "budgets are `gmacs <= X` (or its synonym `gflops`), `params <= N` (K/M/G "
+                    "suffixes) and, for model and grouping specs, `units <= U`",
                 )
             elif key in limits:
-                self.error(f"budget `{key}` is given twice", key_tok)
+                self.error(f"budget `{key}` is given twice"
+                           + (f" (`{key_tok}` is a synonym of `{key}`)" if key != key_tok
+                              else ""), key_tok)
             else:
                 value = self.number(value_tok)
                 if key == "params" and isinstance(value, float):

@@ -152,8 +152,8 @@ def _budget(budget: ir.Budget | None) -> list[Line]:
     if budget is None:
         return []
     parts = []
-    if budget.gflops is not None:
-        parts.append(f"gflops <= {compact(budget.gflops)}")
+    if budget.gmacs is not None:  # canonical name; `gflops` in the source becomes `gmacs`
+        parts.append(f"gmacs <= {compact(budget.gmacs)}")
     if budget.params is not None:
         parts.append(f"params <= {count(budget.params)}")
     if budget.units is not None:

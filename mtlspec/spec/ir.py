@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 from typing import Annotated, Literal, TypeAlias, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter
 from typing_extensions import TypeAliasType
 
 # A keyword-argument value in a spec: number, string, boolean, or a list of values.
@@ -108,11 +108,13 @@ class Task(Node):
 class Budget(Node):
     """Limits `mtlspec check` enforces.
 
+    `gmacs` is compute in 10^9 multiply-accumulates, fvcore's convention (one multiply-add
+    counts once; spec text and IR JSON also accept the older name `gflops`, same meaning).
     `units` counts cost in single-task networks, TreeMTL's "N models" budget: for a tree, its
-    FLOPs ÷ the FLOPs of one task's own backbone-plus-head; for a grouping, Σ network widths.
+    MACs ÷ the MACs of one task's own backbone-plus-head; for a grouping, Σ network widths.
     """
 
-    gflops: float | None = None
+    gmacs: float | None = Field(default=None, validation_alias=AliasChoices("gmacs", "gflops"))
     params: int | None = None
     units: float | None = None
 

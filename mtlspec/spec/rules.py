@@ -183,7 +183,7 @@ def budget_problems(spec: ir.AnySpec) -> Iterator[Problem]:
     budget = spec.budget
     if budget is None:
         return
-    for key in ("gflops", "params", "units"):
+    for key in ("gmacs", "params", "units"):
         val = getattr(budget, key)
         if val is None:
             continue
@@ -191,7 +191,7 @@ def budget_problems(spec: ir.AnySpec) -> Iterator[Problem]:
             yield Problem(("budget", key), f"budget `{key}` must be positive, got {val}")
     if budget.units is not None and spec.kind == "dag":
         yield Problem(("budget", "units"), "`units` budgets apply to model and grouping specs",
-                      "a DAG has no single-task network to count in; use `gflops` or `params`")
+                      "a DAG has no single-task network to count in; use `gmacs` or `params`")
 
 
 def backbone_ref_problems(ref: str, path: Path_) -> Iterator[Problem]:

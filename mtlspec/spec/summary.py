@@ -44,8 +44,8 @@ def budget_text(budget: ir.Budget | None) -> str:
     if budget is None:
         return "-"
     parts = []
-    if budget.gflops is not None:
-        parts.append(f"≤{compact(budget.gflops)} GFLOPs")
+    if budget.gmacs is not None:
+        parts.append(f"≤{compact(budget.gmacs)} GMACs")
     if budget.params is not None:
         parts.append(f"≤{count(budget.params)} params")
     if budget.units is not None:

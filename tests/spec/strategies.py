@@ -149,7 +149,7 @@ def _budgets(units: bool) -> st.SearchStrategy[ir.Budget | None]:
     # `units` is a model/grouping budget (single-task networks of compute), not a DAG's
     return st.none() | st.builds(
         ir.Budget,
-        gflops=st.none() | budget_floats,
+        gmacs=st.none() | budget_floats,
         params=st.none() | budget_ints,
         units=(st.none() | budget_floats) if units else st.none(),
     )
