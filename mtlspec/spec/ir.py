@@ -62,7 +62,7 @@ class TensorInput(Node):
 
 
 class AutoBlocks(Node):
-    """`blocks: auto` (every detected block) or `blocks: auto(K)` (K FLOPs-balanced blocks)."""
+    """`blocks: auto` (every detected block) or `blocks: auto(K)` (K MACs-balanced blocks)."""
 
     kind: Literal["auto"] = "auto"
     count: int | None = None

@@ -355,7 +355,7 @@ EXAMPLES: dict[str, tuple[str, list[str]]] = {
         ],
     ),
     "`blocks:` takes `auto`, `auto(K)` or a list of module names `[layer1, layer2.1]`": (
-        "`auto` uses every detected block; `auto(K)` picks K FLOPs-balanced blocks",
+        "`auto` uses every detected block; `auto(K)` picks K MACs-balanced blocks",
         [
             "model m {\n  backbone convnet { blocks: 5 }\n}",
             "model m {\n  backbone convnet { blocks: auto(x) }\n}",
