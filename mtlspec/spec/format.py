@@ -23,6 +23,7 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
 _CUT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*\Z")  # layer2.1.conv1 unquoted
 _RESERVED_VALUES = {"true", "false"}
+_RUNTIME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(-[A-Za-z0-9_]+)*\Z")  # the grammar's RUNTIME
 
 Line = tuple[int, Path_, str]  # (indent level, path for comments, text)
 
@@ -158,8 +159,19 @@ def _budget(budget: ir.Budget | None) -> list[Line]:
         parts.append(f"params <= {count(budget.params)}")
     if budget.units is not None:
         parts.append(f"units <= {compact(budget.units)}")
+    if budget.latency_ms is not None:
+        parts.append(f"latency_ms <= {compact(budget.latency_ms.ms)} "
+                     f"{latency_setup(budget.latency_ms)}")
     inner = " " + "; ".join(parts) + " " if parts else " "
     return [(1, ("budget",), "budget {" + inner + "}")]
+
+
+def latency_setup(latency: ir.Latency) -> str:
+    """How a latency is measured, as spec text: `@ ort-cpu batch 1` (`threads N` when set)."""
+    if not _RUNTIME.match(latency.runtime):
+        raise ValueError(f"{latency.runtime!r} is not a runtime name (`ort-cpu`)")
+    threads = "" if latency.threads is None else f" threads {number(latency.threads)}"
+    return f"@ {latency.runtime} batch {number(latency.batch)}{threads}"
 
 
 def _backbone(bb: ir.Backbone) -> str:

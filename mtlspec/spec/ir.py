@@ -105,6 +105,20 @@ class Task(Node):
     head: Call
 
 
+class Latency(Node):
+    """A latency limit and how it is measured: `latency_ms <= 12 @ ort-cpu batch 1`.
+
+    The median time of one forward pass of the exported model (`runtime`: onnxruntime on the
+    CPU) on `batch` inputs, with `threads` intra-op threads (None: the runtime's default).
+    Machine-dependent by nature: `mtlspec check` names the machine it measured on.
+    """
+
+    ms: float
+    runtime: str = "ort-cpu"
+    batch: int = 1
+    threads: int | None = None
+
+
 class Budget(Node):
     """Limits `mtlspec check` enforces.
 
@@ -112,11 +126,13 @@ class Budget(Node):
     counts once; spec text and IR JSON also accept the older name `gflops`, same meaning).
     `units` counts cost in single-task networks, TreeMTL's "N models" budget: for a tree, its
     MACs ÷ the MACs of one task's own backbone-plus-head; for a grouping, Σ network widths.
+    `latency_ms` is measured, not counted (see `Latency`).
     """
 
     gmacs: float | None = Field(default=None, validation_alias=AliasChoices("gmacs", "gflops"))
     params: int | None = None
     units: float | None = None
+    latency_ms: Latency | None = None
 
 
 class TreeSpec(Node):

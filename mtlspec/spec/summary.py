@@ -50,6 +50,8 @@ def budget_text(budget: ir.Budget | None) -> str:
         parts.append(f"≤{count(budget.params)} params")
     if budget.units is not None:
         parts.append(f"≤{compact(budget.units)} units")
+    if budget.latency_ms is not None:
+        parts.append(f"≤{compact(budget.latency_ms.ms)} ms ({budget.latency_ms.runtime})")
     return ", ".join(parts) or "-"
 
 

@@ -40,7 +40,7 @@ _FRIENDLY = {
     "RSQB": "`]`", "LPAR": "`(`", "RPAR": "`)`", "COLON": "`:`", "SEMICOLON": "`;`",
     "COMMA": "`,`", "VBAR": "`|`", "EQUAL": "`=`", "DOT": "`.`", "_ARROW": "`->`",
     "_LE": "`<=`", "CUT_NAME": "a module name", "TASK_SET": "a task set `{..}`",
-    "EDGE": "an edge `i->j`",
+    "EDGE": "an edge `i->j`", "RUNTIME": "a runtime such as `ort-cpu`",
 }
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _LAST_WORD = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)[ \t]*\Z")

@@ -462,6 +462,16 @@ EXAMPLES: dict[str, tuple[str, list[str]]] = {
             _M + "  budget { gmacs <= 1; <= 4 }\n}",
         ],
     ),
+    "a latency budget reads `latency_ms <= T @ RUNTIME batch N threads N`": (
+        "e.g. `latency_ms <= 12 @ ort-cpu batch 1` (`batch` and `threads` optional)",
+        [
+            _budget("latency_ms <= 12 @"), _budget("latency_ms <= 12 @ ort-cpu batch"),
+            _budget("latency_ms <= 12 @ ort-cpu batch x"), _budget("latency_ms <= 12 @ 4"),
+            _budget("latency_ms <= 12 @ ort-cpu 4"), _budget("latency_ms <= 12 @ @"),
+            _M + "  budget { latency_ms <= 12 @ }\n}",
+            _M + "  budget { latency_ms <= 12 @ ort-cpu batch }\n}",
+        ],
+    ),
     "missing `}` after the budget": (
         "close the `budget {` block",
         [

@@ -172,6 +172,21 @@ def test_gflops_is_a_synonym_that_the_formatter_writes_as_gmacs():
     assert parse(text) == old
 
 
+@pytest.mark.parametrize(("written", "canonical", "latency"), [
+    ("latency_ms <= 12", "latency_ms <= 12 @ ort-cpu batch 1", ir.Latency(ms=12)),
+    ("latency_ms<=12.5@ort-cpu", "latency_ms <= 12.5 @ ort-cpu batch 1", ir.Latency(ms=12.5)),
+    ("latency_ms <= 3 @ ort-cpu threads 2 batch 8", "latency_ms <= 3 @ ort-cpu batch 8 threads 2",
+     ir.Latency(ms=3, batch=8, threads=2)),
+])
+def test_latency_budgets_print_their_whole_setup(written: str, canonical: str,
+                                                 latency: ir.Latency):
+    spec = parse(_tree_with(f"  budget {{ gmacs <= 2; {written} }}\n"))
+    assert spec.budget.latency_ms == latency
+    text = format(spec)
+    assert f"budget {{ gmacs <= 2; {canonical} }}" in text
+    assert parse(text) == spec
+
+
 def test_a_limit_and_its_synonym_are_one_limit_given_twice():
     with pytest.raises(Exception, match=r"budget `gmacs` is given twice \(`gflops` is a synonym"):
         parse(_tree_with("  budget { gmacs <= 20; gflops <= 30 }\n"))
