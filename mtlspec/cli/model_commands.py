@@ -1,4 +1,5 @@
-"""`mtlspec cost`, `mtlspec check`, `mtlspec build`: compile a spec, then cost, budget, export.
+"""`mtlspec cost`, `mtlspec build`: compile a spec, then cost or export it (`mtlspec check`:
+`mtlspec.cli.check`).
 
 torch, onnx and onnxruntime are imported inside the commands so `mtlspec validate` stays fast.
 """
@@ -6,15 +7,14 @@ torch, onnx and onnxruntime are imported inside the commands so `mtlspec validat
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from mtlspec.cli.options import allow_import_option, count_option, json_option
-from mtlspec.cost.budget import Limit, budget_limits, cost_json, percent
-from mtlspec.errors import CheckFailed, MtlspecError
+from mtlspec.cli.options import allow_import_option, json_option
+from mtlspec.cost.budget import cost_json, percent
+from mtlspec.errors import MtlspecError
 
 
 def _compiled(path: str, allow_import: bool, weights: str | None = None) -> tuple[Any, Any]:
@@ -86,9 +86,12 @@ def _print_cost(data: dict[str, Any]) -> None:
 
 @click.command("cost")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--save", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also write the report as JSON to FILE (atomically), with the spec text "
+              "and its hash: a baseline for `mtlspec diff` and `mtlspec check --against`.")
 @allow_import_option
 @json_option()
-def cost_command(file: str, allow_import: bool, as_json: bool) -> None:
+def cost_command(file: str, save: str | None, allow_import: bool, as_json: bool) -> None:
     """Compute (GMACs) and parameters of spec FILE: per node, per task path, heads, total,
     and relative to one independent single-task network per task. MACs follow fvcore's
     convention: one multiply-add counts once (papers that count 2 FLOPs per multiply-add
@@ -97,72 +100,22 @@ def cost_command(file: str, allow_import: bool, as_json: bool) -> None:
     \b
     mtlspec cost specs/nyuv2_resnet34.mtl
     mtlspec cost specs/nyuv2_dag.mtl --json
+    mtlspec cost specs/nyuv2_resnet34.mtl --save baseline.json
     """
+    from mtlspec.cost.saved import saved_report
+
     doc, model = _compiled(file, allow_import)
-    data = cost_json(doc.filename, _cost(model))
+    data = saved_report(cost_json(doc.filename, _cost(model)), doc.source)
+    if save is not None:
+        from mtlspec.io import write_atomic
+
+        write_atomic(save, json.dumps(data, indent=2) + "\n")
     if as_json:
         click.echo(json.dumps(data, indent=2))
     else:
         _print_cost(data)
-
-
-@click.command("check")
-@click.argument("files", nargs=-1, required=True,
-                type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--max-gmacs", "--max-gflops", "max_gmacs", type=click.FloatRange(min=0),
-              metavar="X", help="Limit on GMACs (10^9 multiply-adds, fvcore convention: one "
-              "multiply-add counts once), every spec. --max-gflops is a synonym.")
-@click.option("--max-params", callback=count_option, metavar="N",
-              help="Limit on parameters, every spec (K/M/G suffixes: 60M).")
-@allow_import_option
-@json_option()
-def check_command(files: tuple[str, ...], max_gmacs: float | None, max_params: int | None,
-                  allow_import: bool, as_json: bool) -> None:
-    """Check spec FILES against their budgets (`budget { gmacs <= X; params <= N; units <= U
-    }`) and the flags; exit 1 if any spec is over, 2 if a spec cannot be read or built.
-
-    \b
-    mtlspec check specs/*.mtl
-    mtlspec check specs/nyuv2_resnet34.mtl --max-gmacs 20 --max-params 60M
-    """
-    limits: list[Limit] = []
-    unchecked: list[str] = []
-    errors: list[dict[str, str]] = []
-    for path in files:
-        try:
-            doc, model = _compiled(path, allow_import)
-            found = budget_limits(doc.filename, doc.spec, _cost(model), max_gmacs=max_gmacs,
-                                  max_params=max_params)
-        except MtlspecError as err:
-            click.echo(err.render(), err=True)
-            errors.append({"file": path, "message": str(err)})
-            continue
-        limits.extend(found)
-        if not found:
-            unchecked.append(doc.filename)
-    over = [lim for lim in limits if lim.over]
-    if as_json:
-        checks = [lim.to_json() for lim in limits]
-        click.echo(json.dumps({"ok": not over and not errors, "checks": checks,
-                               "no_budget": unchecked, "errors": errors}, indent=2))
-    else:
-        _print_checks(limits, unchecked)
-    if errors:
-        sys.exit(2)
-    if over:
-        specs = sorted({lim.spec for lim in over})
-        raise CheckFailed(f"{len(over)} budget{'s' * (len(over) != 1)} exceeded "
-                          f"({', '.join(specs)})")
-
-
-def _print_checks(limits: list[Limit], unchecked: list[str]) -> None:
-    if limits:
-        from mtlspec.cli.rich_table import print_table
-
-        over = sum(lim.over for lim in limits)
-        print_table(f"budgets: {len(limits) - over} ok, {over} over", [lim.row() for lim in limits])
-    for name in unchecked:
-        click.echo(f"{name}: no budget (add `budget {{ ... }}` or pass --max-gmacs/--max-params)")
+        if save is not None:
+            click.echo(f"saved the report to {save}")
 
 
 @click.command("build")

@@ -206,8 +206,8 @@ def cost_json(filename: str, report: Any) -> dict[str, Any]:
         report: a `mtlspec.cost.CostReport`.
 
     Returns:
-        nodes, heads, per-task path and independent MACs, totals, the change against
-        independent single-task networks, unused parameters and uncounted ops.
+        nodes, heads, per-task path and independent MACs and params, totals, the change
+        against independent single-task networks, unused parameters and uncounted ops.
 
     Example:
         >>> from mtlspec import load_model
@@ -224,6 +224,8 @@ def cost_json(filename: str, report: Any) -> dict[str, Any]:
                   for n in report.nodes],
         "heads": {t: {"macs": f, "params": p} for t, (f, p) in report.heads.items()},
         "tasks": {t: {"path_macs": report.per_task[t],
+                      "path_params": report.heads[t][1] + sum(
+                          n.params for n in report.nodes if t in n.tasks),
                       "independent_macs": report.independent[t],
                       "independent_params": report.independent_params[t]}
                   for t in report.per_task},

@@ -61,6 +61,26 @@ def format(spec: ir.AnySpec, comments: Comments | None = None) -> str:
     return _weave(lines, comments or {})
 
 
+def item_lines(spec: ir.AnySpec) -> list[tuple[Path_, str]]:
+    """Each item of a spec as one line of canonical text, by IR path (for `spec.changes`).
+
+    Block openers and closers (`tasks {`, `layout [`, `}`) are left out.
+
+    Example:
+        >>> from mtlspec.spec.parse import parse
+        >>> for path, text in item_lines(parse(
+        ...         "grouping g { input x: float[1,3,8,8]; tasks { a: head linear(out=1) }; "
+        ...         "network A: convnet trains {a} serves {a} }")):
+        ...     print(path, text)
+        ('input',) input x: float[1, 3, 8, 8]
+        ('tasks', 0) a: head linear(out=1)
+        ('networks', 0) network A: convnet(width=1.0) trains {a} serves {a}
+    """
+    body = {"model": _tree, "dag": _dag, "grouping": _grouping}[spec.kind](spec)
+    return [(path, text) for _, path, text in body
+            if path[-1:] != (END,) and not text.endswith(("{", "["))]
+
+
 # ---------------------------------------------------------------------- values
 def name(text: str) -> str:
     """A name (spec, task, input, argument, ...): spec text has no quoting for names."""
