@@ -66,7 +66,8 @@ class Checked:
                 where = ("budget", lim.what) if lim.source.startswith("spec") else ("name",)
                 out.append((f"{lim.what} ({lim.source}): {row['actual']} > limit "
                             f"{row['limit']} ({row['by how much']})", where))
-        changed = [c.path for c in (self.diff.changes if self.diff else []) if c.layout]
+        changes = self.diff.changes if self.diff else []
+        changed = [c.path for c in changes if c.layout] + [c.path for c in changes if c.path]
         for grown in self.growth:
             if grown.over:
                 out.append((f"regression: {grown.message()}", changed[0] if changed

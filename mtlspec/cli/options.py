@@ -134,6 +134,13 @@ def emit_report(text: str, output: str | None) -> None:
     if output is None:
         click.echo(text, nl=not text.endswith("\n"))
         return
+    from pathlib import Path
+
     from mtlspec.io import write_atomic  # raises MtlspecError (exit 2) when it cannot write
 
+    folder = Path(output).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise MtlspecError(f"cannot create {folder}: {err.strerror or err}") from None
     write_atomic(output, text if text.endswith("\n") else text + "\n")

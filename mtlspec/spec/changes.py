@@ -63,8 +63,17 @@ def _label(spec: ir.AnySpec, path: tuple) -> str:
     return str(head)  # input, backbone, init, weights, budget
 
 
+_NAMED = {"tasks": ": ", "networks": ": ", "topologies": " "}  # `a: head ..` → `head ..`
+
+
 def _items(spec: ir.AnySpec) -> dict[str, tuple[str, tuple]]:
-    items = {_label(spec, path): (text, path) for path, text in item_lines(spec)}
+    items = {}
+    for path, text in item_lines(spec):
+        if path[0] in _NAMED:  # the label names it already
+            text = text.split(_NAMED[path[0]], 1)[1]
+            text = text.removeprefix(spec.topologies[path[1]].task + " ") if path[0] == (
+                "topologies") else text
+        items[_label(spec, path)] = (text, path)
     items["kind"] = (spec.kind, ())
     return items
 
