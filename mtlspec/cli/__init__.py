@@ -69,6 +69,7 @@ main.lazy.update({
     "build": "mtlspec.cli.build:build_command",
     "draw": "mtlspec.cli.draw:draw_command",
     "train": "mtlspec.cli.train:train_command",
+    "weightings": "mtlspec.cli.weightings:weightings_command",
     "enumerate": "mtlspec.cli.recommend:enumerate_command",
     "recommend": "mtlspec.cli.recommend:recommend_group",
     "group": "mtlspec.cli.group:group",

@@ -15,7 +15,11 @@ from mtlspec.errors import MtlspecError
 from mtlspec.io import save_torch
 from mtlspec.spec import load, validate
 
-WEIGHTINGS = ("uniform", "fixed", "rlw", "mgda", "mgda-ub")
+# torch-free copies of the registry's names (mtlspec.train.weighting.WEIGHTINGS; a test keeps
+# them equal), so that `mtlspec train --help` does not import torch
+WEIGHTINGS = ("uniform", "fixed", "rlw", "uw", "dwa", "gls", "imtl-l", "famo", "gradnorm",
+              "db-mtl", "mgda", "mgda-ub", "pcgrad", "graddrop", "gradvac", "imtl-g", "imtl",
+              "cagrad", "nash-mtl", "aligned-mtl", "upgrad", "dualproj", "config", "fairgrad")
 NORMALIZATIONS = ("none", "l2", "loss", "loss+")
 
 
@@ -42,6 +46,26 @@ def parse_task_weights(text: str) -> dict[str, float]:
     if not weights:
         raise MtlspecError("--weights is empty; write e.g. left=1,right=2")
     return weights
+
+
+def parse_options(pairs: tuple[str, ...], flag: str = "--weighting-option") -> dict[str, str]:
+    """`("alpha=0.5", "rep_grad=true")` → {"alpha": "0.5", "rep_grad": "true"} (the weighting
+    converts each to its option's type).
+
+    Raises:
+        MtlspecError: an item is not KEY=VALUE.
+
+    Example:
+        >>> parse_options(("alpha=0.5",))
+        {'alpha': '0.5'}
+    """
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, eq, value = (part.strip() for part in pair.partition("="))
+        if not eq or not key:
+            raise MtlspecError(f"{flag} takes KEY=VALUE, got {pair!r}")
+        out[key] = value
+    return out
 
 
 def parse_data_options(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -100,7 +124,8 @@ def _report(doc: Any, data: str, result: Any, infos: dict, baseline: dict | None
 
     report: dict[str, Any] = {
         "file": doc.filename, "spec": doc.spec.name, "data": data,
-        "weighting": result.weighting, "steps": result.steps, "seconds": result.seconds,
+        "weighting": result.weighting, "weighting_options": result.weighting_options,
+        "last_step": result.last_step, "steps": result.steps, "seconds": result.seconds,
         "finished": result.finished, "resumed_from": result.resumed_from,
         "tasks": {t: {"metric": infos[t].metric, "higher_is_better": infos[t].higher_is_better,
                       "val": result.val_metrics[t], "test": result.metrics[t]}
@@ -140,7 +165,10 @@ def _print_report(report: dict[str, Any]) -> None:
 @click.command("train")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--data", default="multidigits", show_default=True, help="Bundled data set.")
-@click.option("--weighting", type=click.Choice(WEIGHTINGS), default="uniform", show_default=True)
+@click.option("--weighting", type=click.Choice(WEIGHTINGS), default="uniform", show_default=True,
+              help="Loss weighting / gradient aggregation (`mtlspec weightings` lists them).")
+@click.option("--weighting-option", "weighting_options", multiple=True, metavar="KEY=VALUE",
+              help="An option of the weighting, e.g. alpha=1.5 or rep_grad=true (repeatable).")
 @click.option("--weights", "task_weights", metavar="T=W,...",
               help="Per-task loss weights for --weighting fixed (e.g. left=1,right=2).")
 @click.option("--normalization", type=click.Choice(NORMALIZATIONS), default=None,
@@ -171,8 +199,8 @@ def _print_report(report: dict[str, Any]) -> None:
               help="Single-task metrics (JSON {task: value}) to report Δ against.")
 @click.option("--allow-import", is_flag=True, help="Allow a 'pkg.module:callable' backbone.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def train_command(file: str, data: str, weighting: str, task_weights: str | None,
-                  normalization: str | None, epochs: int, batch_size: int, lr: float, seed: int,
+def train_command(file: str, data: str, weighting: str, weighting_options: tuple[str, ...],
+                  task_weights: str | None, normalization: str | None, epochs: int, batch_size: int, lr: float, seed: int,
                   train_size: int | None, data_options: tuple[str, ...],
                   checkpoint: str | None, checkpoint_every: int, resume: bool,
                   max_steps: int | None, device: str | None, output: str | None,
@@ -186,11 +214,13 @@ def train_command(file: str, data: str, weighting: str, task_weights: str | None
     mtlspec train specs/conal_multidigits.mtl --epochs 3 -o weights.pt
     mtlspec train specs/conal_multidigits.mtl --weighting mgda-ub --normalization loss+
     mtlspec train specs/conal_multidigits.mtl --weighting fixed --weights left=1,parity=2
+    mtlspec train specs/conal_multidigits.mtl --weighting gradnorm --weighting-option alpha=1
     mtlspec train specs/conal_multidigits.mtl --checkpoint ckpt/ --resume
     """
     if resume and not checkpoint:
         raise MtlspecError("--resume needs --checkpoint DIR (where the run saved its state)")
     weights = parse_task_weights(task_weights) if task_weights is not None else None
+    method_options = parse_options(weighting_options)
     base = _baseline(baseline) if baseline else None
     doc = load(file)
     spec = validate(doc)
@@ -202,7 +232,8 @@ def train_command(file: str, data: str, weighting: str, task_weights: str | None
     from mtlspec.train.loop import train
     from mtlspec.train.weighting import make_weighting
 
-    w = make_weighting(weighting, weights=weights, normalization=normalization, seed=seed)
+    w = make_weighting(weighting, weights=weights, normalization=normalization, seed=seed,
+                       **method_options)
     options = parse_data_options(data_options)
     if train_size:
         options["train_size"] = train_size

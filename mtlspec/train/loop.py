@@ -45,6 +45,10 @@ class TrainResult:
     weighting: str = ""
     finished: bool = True  # False when max_steps stopped the run early
     resumed_from: int | None = None  # global step of the checkpoint resumed from
+    # what the weighting did: its options and the last step's weights and gradient cosines
+    # (per-epoch means of both are in `history`: mean_weights, conflict)
+    weighting_options: dict[str, Any] = field(default_factory=dict)
+    last_step: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -224,6 +228,9 @@ class _Run:
     seconds: float = 0.0
     loss_sums: dict[str, float] = field(default_factory=dict)
     weight_sums: dict[str, float] = field(default_factory=dict)
+    conflict_sums: dict[str, float] = field(default_factory=dict)
+    conflict_steps: int = 0
+    last_step: dict[str, Any] = field(default_factory=dict)
 
 
 def train(
@@ -301,7 +308,8 @@ def train(
     probe = _batch(data.train, torch.arange(min(batch_size, len(data.train))),
                    device_of(model))[0]
     stepper = Stepper(model, tasks, [loss_for(infos[t]) for t in tasks], weighting, probe)
-    config = {"tasks": tasks, "weighting": weighting.name, "batch_size": batch_size,
+    config = {"tasks": tasks, "weighting": weighting.name,
+              "weighting_options": _plain(weighting.settings), "batch_size": batch_size,
               "lr": lr, "seed": seed, "train_items": len(data.train), "data": data.name,
               "data_options": dict(data.options)}
     path = Path(checkpoint) / CHECKPOINT_NAME if checkpoint is not None else None
@@ -316,7 +324,13 @@ def train(
     finished = loop.run(epochs, max_steps, progress)
     return TrainResult(evaluate(model, data.test, infos), evaluate(model, data.val, infos),
                        run.history, run.seconds, run.step, tasks, weighting.name, finished,
-                       resumed_from)
+                       resumed_from, _plain(weighting.settings), run.last_step)
+
+
+def _plain(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Weighting options as JSON-able values (a checkpoint's config compares them)."""
+    return {k: v if isinstance(v, (int, float, str, bool, dict, type(None))) else str(v)
+            for k, v in options.items()}
 
 
 def _restore(path: Path, config: dict[str, Any], model: nn.Module,
@@ -358,7 +372,9 @@ class _Loop:
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "weighting": self.weighting.state_dict(), "rng": _rng_state(),
             "run": {k: getattr(run, k) for k in ("epoch", "step_in_epoch", "step", "history",
-                                                  "seconds", "loss_sums", "weight_sums")},
+                                                  "seconds", "loss_sums", "weight_sums",
+                                                  "conflict_sums", "conflict_steps",
+                                                  "last_step")},
         })
 
     def run(self, epochs: int, max_steps: int | None, progress: bool) -> bool:
@@ -392,6 +408,7 @@ class _Loop:
             for t, value in losses.items():
                 run.loss_sums[t] = run.loss_sums.get(t, 0.0) + value
                 run.weight_sums[t] = run.weight_sums.get(t, 0.0) + weights[t]
+            self._record(weights)
             bar.advance(1, f"epoch {run.epoch + 1} loss {sum(losses.values()):.3f}")
             if self.on_step is not None:
                 self.on_step(StepInfo(run.step, run.epoch, losses, weights))
@@ -400,19 +417,33 @@ class _Loop:
         self._end_epoch()
         return True
 
+    def _record(self, weights: dict[str, float]) -> None:
+        """The step's gradient cosines (gradient methods) into the epoch sums; the last step."""
+        run, conflict = self.run_state, self.stepper.conflict
+        if conflict is not None:
+            for k, v in conflict.items():
+                run.conflict_sums[k] = run.conflict_sums.get(k, 0.0) + v
+            run.conflict_steps += 1
+        run.last_step = {"step": run.step, "weights": weights, "conflict": conflict}
+
     def _end_epoch(self) -> None:
         run = self.run_state
         steps = max(run.step_in_epoch, 1)
-        run.history.append({
+        row = {
             "epoch": run.epoch + 1,
             "train_loss": {t: v / steps for t, v in run.loss_sums.items()},
             "mean_weights": {t: v / steps for t, v in run.weight_sums.items()},
             "val": evaluate(self.model, self.data.val, self.infos),
             "seconds": run.seconds,
-        })
+        }
+        if run.conflict_steps:
+            row["conflict"] = {k: v / run.conflict_steps for k, v in run.conflict_sums.items()}
+        run.history.append(row)
         run.epoch += 1
         run.step_in_epoch = 0
         run.loss_sums, run.weight_sums = {}, {}
+        run.conflict_sums, run.conflict_steps = {}, 0
+        self.weighting.end_epoch()
         self.save()
 
 
@@ -433,4 +464,5 @@ def _train_parts(model: nn.Module, parts: dict[str, nn.Module], data: DataSplits
                        history, sum(r.seconds for r in done), sum(r.steps for r in done), tasks,
                        done[0].weighting if done else "", all(r.finished for r in done),
                        max((r.resumed_from for r in done if r.resumed_from is not None),
-                           default=None))
+                           default=None),
+                       done[0].weighting_options if done else {})

@@ -1,12 +1,17 @@
 """One optimiser step under a weighting: the forward pass, the backward passes the weighting
-needs, the weighted sum of the task gradients, the update.
+needs, the combination of the task gradients, the update.
 
-- "losses" (uniform, fixed, RLW): one backward pass of Σ w_t L_t.
-- "params" (MGDA): one backward pass per task on all parameters; the Gram matrix of their
-  shared parts gives the weights, and each parameter's gradient is Σ w_t g_t (no extra pass).
-- "representation" (MGDA-UB): the trunk runs once; per-task gradients w.r.t. its output z
-  need backward passes through the task-specific part only; then Σ w_t L_t is back-propagated
-  through the heads and z's gradient once through the trunk.
+- "losses" (uniform, RLW, UW, DWA, ...): one backward pass of Σ w_t L_t.
+- "params" (MGDA, PCGrad, UPGrad, GradNorm, ...): one backward pass per task on all parameters;
+  the Gram matrix of their shared parts gives the weights, and each parameter's gradient is
+  Σ w_t g_t (no extra pass). GradDrop and DB-MTL set the shared parameters' gradient to their
+  own direction instead.
+- "representation" (MGDA-UB, any gradient method with rep_grad): the trunk runs once; per-task
+  gradients w.r.t. its output z need backward passes through the task-specific part only; then
+  Σ w_t L_t is back-propagated through the heads and z's gradient once through the trunk.
+
+After a step `conflict` holds the cosine statistics of the task gradients it computed (None for
+loss-only methods, which compute none).
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ from torch import nn
 
 from mtlspec.errors import MtlspecError
 from mtlspec.train.shared import gram_matrix, shared_parameters, shared_split
-from mtlspec.train.weighting import Weighting
+from mtlspec.train.weighting import Weighting, cosine_stats
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Grads = Sequence[torch.Tensor | None]
 
 
 class Stepper:
@@ -31,10 +37,15 @@ class Stepper:
         tasks: the trained tasks, in the weighting's order.
         losses: one loss function per task.
         weighting: the (bound) weighting.
-        probe: an input batch, used to find MGDA's shared parameters.
+        probe: an input batch, used to find the shared parameters.
 
     Raises:
-        MtlspecError: MGDA without shared parameters, MGDA-UB without a shared trunk.
+        MtlspecError: a gradient method without shared parameters, or a representation method
+            without a shared trunk.
+
+    Example:
+        >>> stepper = Stepper(model, tasks, fns, make_weighting("upgrad"), x)  # doctest: +SKIP
+        >>> losses, weights = stepper.step(x, y, optimizer)  # doctest: +SKIP
     """
 
     def __init__(self, model: nn.Module, tasks: Sequence[str], losses: Sequence[LossFn],
@@ -43,11 +54,14 @@ class Stepper:
         self.weighting = weighting
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.shared_mask: list[bool] = []
+        self.conflict: dict[str, float] | None = None
+        self._lr_given = False
         if weighting.requires == "params":
-            shared = {id(p) for p in shared_parameters(model, probe, self.tasks)}
+            shared = {id(p) for p in shared_parameters(model, probe, self.tasks,
+                                                       method=weighting.name)}
             self.shared_mask = [id(p) in shared for p in self.params]
         elif weighting.requires == "representation":
-            self.trunk, self.rest = shared_split(model)
+            self.trunk, self.rest = shared_split(model, method=weighting.name)
 
     def _losses(self, out: dict[str, torch.Tensor], y: dict[str, torch.Tensor]) -> torch.Tensor:
         losses = torch.stack([fn(out[t], y[t]) for t, fn in zip(self.tasks, self.loss_fns,
@@ -63,6 +77,10 @@ class Stepper:
              optimizer: torch.optim.Optimizer) -> tuple[dict[str, float], dict[str, float]]:
         """One update; returns each task's loss and weight."""
         optimizer.zero_grad(set_to_none=True)
+        if not self._lr_given:  # learnt weights train at the model's rate unless told
+            self.weighting.default_lr(optimizer.param_groups[0]["lr"])
+            self._lr_given = True
+        self.conflict = None
         kind = self.weighting.requires
         if kind == "representation":
             losses, w = self._representation_step(x, y)
@@ -73,8 +91,19 @@ class Stepper:
             w = self.weighting.weights(losses.detach(), None)
             (w * losses).sum().backward()
         optimizer.step()
+        if self.weighting.observes:
+            self._observe(x, y)
         return (dict(zip(self.tasks, losses.detach().tolist(), strict=True)),
                 dict(zip(self.tasks, w.tolist(), strict=True)))
+
+    def _observe(self, x, y) -> None:
+        """The same batch's losses after the update (FAMO); batch-norm statistics are kept."""
+        buffers = [b.clone() for b in self.model.buffers()]
+        with torch.no_grad():
+            losses = self._losses(self.model(x), y)
+            for b, saved in zip(self.model.buffers(), buffers, strict=True):
+                b.copy_(saved)
+        self.weighting.observe(losses)
 
     def _representation_step(self, x, y) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.trunk(x)
@@ -87,7 +116,14 @@ class Stepper:
                                         retain_graph=i < len(losses) - 1)
                     for i, loss in enumerate(losses)]
         grads = torch.stack([g[0].reshape(-1) for g in per_task])
-        w = self.weighting.weights(losses.detach(), gram_matrix(grads).numpy())
+        gram = gram_matrix(grads)
+        self.conflict = cosine_stats(gram)
+        if self.weighting.aggregates:
+            w, direction = self.weighting.aggregate(losses.detach(), grads, rep.detach())
+            _combine(self.params, [g[1:] for g in per_task], w)
+            z.backward(direction.reshape(z.shape))
+            return losses, w
+        w = self.weighting.weights(losses.detach(), gram.numpy())
         _combine(self.params, [g[1:] for g in per_task], w)
         z.backward(sum(float(w[i]) * g[0] for i, g in enumerate(per_task)))
         return losses, w
@@ -102,20 +138,40 @@ class Stepper:
                        for p, g, shared in zip(self.params, gs, self.shared_mask, strict=True)
                        if shared])
             for gs in per_task])
-        w = self.weighting.weights(losses.detach(), gram_matrix(flat).numpy())
+        gram = gram_matrix(flat)
+        self.conflict = cosine_stats(gram)
+        if self.weighting.aggregates:
+            w, direction = self.weighting.aggregate(losses.detach(), flat)
+            _combine(self.params, per_task, w, skip=self.shared_mask)
+            _scatter([p for p, s in zip(self.params, self.shared_mask, strict=True) if s],
+                     direction)
+            return losses, w
+        w = self.weighting.weights(losses.detach(), gram.numpy())
         _combine(self.params, per_task, w)
         return losses, w
 
 
-def _combine(params: Sequence[nn.Parameter], per_task: Sequence[Sequence[torch.Tensor | None]],
-             w: torch.Tensor) -> None:
+def _combine(params: Sequence[nn.Parameter], per_task: Sequence[Grads], w: torch.Tensor,
+             skip: Sequence[bool] | None = None) -> None:
     """Set each parameter's gradient to Σ_t w_t g_t (tasks whose loss does not reach it skip;
-    a parameter no task reaches keeps no gradient, as after a plain backward)."""
+    a parameter no task reaches keeps no gradient, as after a plain backward). Parameters
+    flagged in `skip` are left alone."""
     weights = [float(v) for v in w]
     for j, p in enumerate(params):
+        if skip is not None and skip[j]:
+            continue
         total = None
         for wt, grads in zip(weights, per_task, strict=True):
             if grads[j] is not None:
                 total = wt * grads[j] if total is None else total + wt * grads[j]
         if total is not None:
             p.grad = total if p.grad is None else p.grad + total
+
+
+def _scatter(params: Sequence[nn.Parameter], direction: torch.Tensor) -> None:
+    """Give the shared parameters the slices of one flat direction as their gradients."""
+    start = 0
+    for p in params:
+        part = direction[start:start + p.numel()].reshape(p.shape).to(p.dtype)
+        p.grad = part if p.grad is None else p.grad + part
+        start += p.numel()
