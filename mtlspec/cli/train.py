@@ -200,7 +200,8 @@ def _print_report(report: dict[str, Any]) -> None:
 @click.option("--allow-import", is_flag=True, help="Allow a 'pkg.module:callable' backbone.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def train_command(file: str, data: str, weighting: str, weighting_options: tuple[str, ...],
-                  task_weights: str | None, normalization: str | None, epochs: int, batch_size: int, lr: float, seed: int,
+                  task_weights: str | None, normalization: str | None, epochs: int,
+                  batch_size: int, lr: float, seed: int,
                   train_size: int | None, data_options: tuple[str, ...],
                   checkpoint: str | None, checkpoint_every: int, resume: bool,
                   max_steps: int | None, device: str | None, output: str | None,

@@ -10,6 +10,11 @@ them with papers and options); `mtlspec.train.step.Stepper` runs a training step
 - gradient: MGDA / MGDA-UB and torchjd's aggregators (PCGrad, GradDrop, GradVac, IMTL-G,
   IMTL, CAGrad, Nash-MTL, Aligned-MTL, UPGrad, DualProj, ConFIG, FairGrad).
 - registry: the names, `make_weighting`, `describe`.
+
+Example:
+    >>> w = make_weighting("upgrad", rep_grad="true")
+    >>> w.kind, w.requires
+    ('gradient', 'representation')
 """
 
 from mtlspec.train.weighting.base import Weighting, cosine_stats

@@ -26,7 +26,8 @@ class GradNorm(Learned, GradientWeighting):
     r_t = (L_t/L_t(0)) / mean_j (L_j/L_j(0)): minimise Σ_t |G_t − Ḡ r_t^α| over w with the
     target Ḡ r_t^α held constant, then renormalise Σ w = T. Here w = T · softmax(ŵ) (renormalised
     by construction, as LibMTL does), ŵ trained by Adam at the model's learning rate; L(0) are the
-    first step's losses; α = 1.5 (the paper's NYUv2 value). At equilibrium w_t ∝ r_t^α / ‖∇L_t‖.
+    first step's losses; α = 1.5 (the paper's NYUv2 value). At equilibrium w_t ∝ r_t^α / ‖∇L_t‖
+    when mean_t r_t^α = 1 (always for α = 1); otherwise no w meets every target.
     """
 
     name = "gradnorm"
