@@ -1,1 +1,1 @@
-"""Training: bundled data sets, loss weighting (uniform, RLW, MGDA, MGDA-UB) and the loop."""
+"""Training: bundled data sets, loss weighting / gradient aggregation (24 methods), the loop."""

@@ -102,11 +102,23 @@ def min_norm_solve(
         lam = _two_task(g)
         return _result(g, lam, scale, 1, tol)
     lam, iterations = _wolfe(g, max_iter, tol)
-    res = _result(g, lam, scale, iterations, tol)
+    res = _result(g, _drop_rounding(g, lam, tol), scale, iterations, tol)
     if not res.converged:
         warnings.warn(f"min_norm: gap {res.gap:.3g} after {iterations} iterations (tol {tol})",
                       RuntimeWarning, stacklevel=2)
     return res
+
+
+def _drop_rounding(g: np.ndarray, lam: np.ndarray, tol: float) -> np.ndarray:
+    """Zero weights at rounding level (a vertex the affine solve left at ~1e-16) when the
+    point stays optimal without them, so an optimum on a face has exact zeros elsewhere."""
+    tiny = (lam > 0) & (lam < 1e-13)
+    if not tiny.any():
+        return lam
+    trial = np.where(tiny, 0.0, lam)
+    trial /= trial.sum()
+    gl = g @ trial
+    return trial if trial @ gl - gl.min() <= tol else lam
 
 
 def _result(g: np.ndarray, lam: np.ndarray, scale: float, iterations: int,
