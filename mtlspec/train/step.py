@@ -133,22 +133,59 @@ class Stepper:
         per_task = [torch.autograd.grad(loss, self.params, allow_unused=True,
                                         retain_graph=i < len(losses) - 1)
                     for i, loss in enumerate(losses)]
-        flat = torch.stack([
-            torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1)
-                       for p, g, shared in zip(self.params, gs, self.shared_mask, strict=True)
-                       if shared])
-            for gs in per_task])
-        gram = gram_matrix(flat)
-        self.conflict = cosine_stats(gram)
-        if self.weighting.aggregates:
-            w, direction = self.weighting.aggregate(losses.detach(), flat)
-            _combine(self.params, per_task, w, skip=self.shared_mask)
-            _scatter([p for p, s in zip(self.params, self.shared_mask, strict=True) if s],
-                     direction)
-            return losses, w
-        w = self.weighting.weights(losses.detach(), gram.numpy())
-        _combine(self.params, per_task, w)
+        w, self.conflict = weighted_gradients(self.weighting, losses.detach(), per_task,
+                                              self.params, self.shared_mask)
         return losses, w
+
+
+def weighted_gradients(weighting: Weighting, losses: torch.Tensor, per_task: Sequence[Grads],
+                       params: Sequence[nn.Parameter], shared_mask: Sequence[bool]
+                       ) -> tuple[torch.Tensor, dict[str, float] | None]:
+    """Set every parameter's `.grad` from per-task gradients under a weighting.
+
+    For a training step that computes the per-task gradients itself (a search's supernet step,
+    which may then drop some modules' gradients before the update). Works with any weighting
+    whose `requires` is not "representation": the Gram matrix of the shared parts gives the
+    weights; each parameter gets Σ_t w_t g_t, except that `aggregates` methods (GradDrop,
+    DB-MTL) give the shared parameters their own direction.
+
+    Args:
+        weighting: a bound weighting.
+        losses: the T task losses (detached).
+        per_task: per task, one gradient (or None: not reached) per parameter of `params`.
+        params: the parameters, in the order of the gradients.
+        shared_mask: which of `params` two or more tasks share.
+
+    Returns:
+        The T weights and the gradient-conflict statistics of the shared parts.
+
+    Example:
+        >>> from mtlspec.train.weighting import make_weighting
+        >>> weighting = make_weighting("uniform")
+        >>> weighting.bind(["a", "b"])
+        >>> p = nn.Parameter(torch.ones(2))
+        >>> losses = torch.stack([p.sum(), (2 * p).sum()])
+        >>> grads = [torch.autograd.grad(loss, [p], retain_graph=True) for loss in losses]
+        >>> w, conflict = weighted_gradients(weighting, losses.detach(), grads, [p], [True])
+        >>> p.grad
+        tensor([1.5000, 1.5000])
+        >>> conflict["cos_min"]
+        1.0
+    """
+    flat = torch.stack([
+        torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1)
+                   for p, g, shared in zip(params, gs, shared_mask, strict=True) if shared])
+        for gs in per_task])
+    gram = gram_matrix(flat)
+    conflict = cosine_stats(gram)
+    if weighting.aggregates:
+        w, direction = weighting.aggregate(losses, flat)
+        _combine(params, per_task, w, skip=shared_mask)
+        _scatter([p for p, s in zip(params, shared_mask, strict=True) if s], direction)
+        return w, conflict
+    w = weighting.weights(losses, gram.numpy())
+    _combine(params, per_task, w)
+    return w, conflict
 
 
 def _combine(params: Sequence[nn.Parameter], per_task: Sequence[Grads], w: torch.Tensor,

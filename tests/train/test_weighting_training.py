@@ -231,3 +231,14 @@ def test_cli_train_takes_weighting_options_and_reports_them():
     bad = CliRunner().invoke(main, ["train", "-", "--weighting", "pcgrad",
                                     "--weighting-option", "rep_grad"], input=tiny_spec())
     assert bad.exit_code == 2 and "KEY=VALUE" in bad.output
+
+
+@pytest.mark.parametrize("module", ["mtlspec.train.weighting", "mtlspec.train.weighting.base",
+                                    "mtlspec.train.weighting.registry",
+                                    "mtlspec.train.weighting.solver", "mtlspec.train.step"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
