@@ -169,7 +169,7 @@ def weighted_gradients(weighting: Weighting, losses: torch.Tensor, per_task: Seq
         >>> w, conflict = weighted_gradients(weighting, losses.detach(), grads, [p], [True])
         >>> p.grad
         tensor([1.5000, 1.5000])
-        >>> conflict["cos_min"]
+        >>> round(conflict["cos_min"], 6)
         1.0
     """
     flat = torch.stack([
