@@ -301,8 +301,11 @@ class NashMTL(GradientWeighting):
 
     def compute(self, losses: torch.Tensor, gram: np.ndarray | None) -> np.ndarray:
         factor = gram_factor(need_gram(self.name, gram))
-        with warnings.catch_warnings():  # cvxpy: "not DPP", i.e. no faster re-solves
-            warnings.filterwarnings("ignore", message=".*not DPP.*", category=UserWarning)
+        # cvxpy warns that the problem is not DPP (no faster re-solves), that a solution "may
+        # be inaccurate", and divides by zero when G·α has a zero entry; torchjd then keeps the
+        # previous weights, as the paper's code does. Not the user's to act on.
+        with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+            warnings.filterwarnings("ignore", message=".*(not DPP|inaccurate).*")
             return self.jd(factor).double().numpy()
 
     def state_dict(self) -> dict[str, Any]:
