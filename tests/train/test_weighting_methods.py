@@ -191,7 +191,7 @@ def test_gradnorm_first_update_follows_the_target():
         torch.tensor([-0.1, 0.1]), 0).numpy())
 
 
-def _gradnorm_after(alpha: float, steps: int = 3000) -> np.ndarray:
+def _gradnorm_after(alpha: float, steps: int = 800) -> np.ndarray:
     w = bound("gradnorm", 2, alpha=alpha, lr=0.01)
     g = np.diag([4.0, 1.0])  # ‖g‖ = (2, 1)
     w.weights(torch.tensor([1.0, 1.0], dtype=torch.float64), g)  # L(0)
