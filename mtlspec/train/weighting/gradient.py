@@ -17,13 +17,20 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from torchjd import aggregation as jd
 
 from mtlspec.errors import MtlspecError
 from mtlspec.train.weighting.base import GradientWeighting, Learned, need_gram
 from mtlspec.train.weighting.solver import NORMALIZATIONS, gradient_normalizers, min_norm
 
 CVXPY = ("cvxpy", "clarabel", "ecos")
+
+
+def _jd() -> Any:
+    """torchjd's aggregation module, imported when a method needs it (it imports cvxpy when
+    that is installed, a second of start-up that loss-based runs need not pay)."""
+    from torchjd import aggregation
+
+    return aggregation
 
 
 def require(method: str, modules: Sequence[str], extra: str) -> None:
@@ -80,7 +87,7 @@ class MGDA(GradientWeighting):
 class _Gramian(GradientWeighting):
     """A torchjd Gramian weighting applied to the step's Gram matrix."""
 
-    def __init__(self, weighting: jd.Weighting, rep_grad: bool = False) -> None:
+    def __init__(self, weighting: Any, rep_grad: bool = False) -> None:
         super().__init__(rep_grad)
         self.jd = weighting
 
@@ -101,7 +108,7 @@ class PCGrad(_Gramian):
     option_help: ClassVar[dict[str, str]] = {"rep_grad": "representation gradients"}
 
     def __init__(self, rep_grad: bool = False) -> None:
-        super().__init__(jd.PCGradWeighting(), rep_grad)
+        super().__init__(_jd().PCGradWeighting(), rep_grad)
 
 
 class GradVac(_Gramian):
@@ -120,7 +127,7 @@ class GradVac(_Gramian):
     def __init__(self, beta: float = 0.5, rep_grad: bool = False) -> None:
         if not 0 <= beta <= 1:
             raise MtlspecError(f"gradvac: beta must be in [0, 1], got {beta}")
-        super().__init__(jd.GradVacWeighting(beta=beta), rep_grad)
+        super().__init__(_jd().GradVacWeighting(beta=beta), rep_grad)
 
     def state_dict(self) -> dict[str, Any]:
         return {"phi": self.jd._phi_t}
@@ -143,7 +150,7 @@ class IMTLG(_Gramian):
     option_help: ClassVar[dict[str, str]] = {"rep_grad": "representation gradients"}
 
     def __init__(self, rep_grad: bool = False) -> None:
-        super().__init__(jd.IMTLGWeighting(), rep_grad)
+        super().__init__(_jd().IMTLGWeighting(), rep_grad)
 
 
 class CAGrad(_Gramian):
@@ -164,7 +171,7 @@ class CAGrad(_Gramian):
         require(self.name, CVXPY[:2], self.extra)
         if c < 0:
             raise MtlspecError(f"cagrad: c must be ≥ 0, got {c}")
-        super().__init__(jd.CAGradWeighting(c=c), rep_grad)
+        super().__init__(_jd().CAGradWeighting(c=c), rep_grad)
 
 
 class AlignedMTL(_Gramian):
@@ -184,7 +191,7 @@ class AlignedMTL(_Gramian):
         if scale_mode not in ("min", "median", "rmse"):
             raise MtlspecError(f"aligned-mtl: scale_mode must be min, median or rmse, "
                                f"got {scale_mode!r}")
-        super().__init__(jd.AlignedMTLWeighting(scale_mode=scale_mode), rep_grad)  # type: ignore[arg-type]
+        super().__init__(_jd().AlignedMTLWeighting(scale_mode=scale_mode), rep_grad)  # type: ignore[arg-type]
 
 
 def _projector(norm_eps: float, reg_eps: float) -> Any:
@@ -208,7 +215,7 @@ class UPGrad(_Gramian):
                                              "rep_grad": "representation gradients"}
 
     def __init__(self, reg_eps: float = 1e-4, rep_grad: bool = False) -> None:
-        super().__init__(jd.UPGradWeighting(projector=_projector(1e-4, reg_eps)), rep_grad)
+        super().__init__(_jd().UPGradWeighting(projector=_projector(1e-4, reg_eps)), rep_grad)
 
 
 class DualProj(_Gramian):
@@ -224,7 +231,7 @@ class DualProj(_Gramian):
                                              "rep_grad": "representation gradients"}
 
     def __init__(self, reg_eps: float = 1e-4, rep_grad: bool = False) -> None:
-        super().__init__(jd.DualProjWeighting(projector=_projector(1e-4, reg_eps)), rep_grad)
+        super().__init__(_jd().DualProjWeighting(projector=_projector(1e-4, reg_eps)), rep_grad)
 
 
 class FairGrad(_Gramian):
@@ -243,7 +250,7 @@ class FairGrad(_Gramian):
     def __init__(self, alpha: float = 2.0, rep_grad: bool = False) -> None:
         if not alpha > 0:
             raise MtlspecError(f"fairgrad: alpha must be > 0, got {alpha}")
-        super().__init__(jd.FairGradWeighting(alpha=alpha), rep_grad)
+        super().__init__(_jd().FairGradWeighting(alpha=alpha), rep_grad)
 
 
 class ConFIG(GradientWeighting):
@@ -260,7 +267,7 @@ class ConFIG(GradientWeighting):
 
     def __init__(self, rep_grad: bool = False) -> None:
         super().__init__(rep_grad)
-        self.jd = jd.ConFIG()
+        self.jd = _jd().ConFIG()
 
     def compute(self, losses: torch.Tensor, gram: np.ndarray | None) -> np.ndarray:
         factor = gram_factor(need_gram(self.name, gram))
@@ -297,7 +304,7 @@ class NashMTL(GradientWeighting):
 
     def bind(self, tasks: Sequence[str]) -> None:
         super().bind(tasks)
-        self.jd = jd.NashMTL(n_tasks=len(tasks), **self.options).weighting
+        self.jd = _jd().NashMTL(n_tasks=len(tasks), **self.options).weighting
 
     def compute(self, losses: torch.Tensor, gram: np.ndarray | None) -> np.ndarray:
         factor = gram_factor(need_gram(self.name, gram))
@@ -337,7 +344,7 @@ class IMTL(Learned, GradientWeighting):
     def __init__(self, lr: float | None = None, rep_grad: bool = False) -> None:
         GradientWeighting.__init__(self, rep_grad)
         Learned.__init__(self, 0.0, lr)
-        self.jd = jd.IMTLGWeighting()
+        self.jd = _jd().IMTLGWeighting()
 
     def bind(self, tasks: Sequence[str]) -> None:
         super().bind(tasks)
@@ -390,7 +397,7 @@ class GradDrop(GradientWeighting):
         self.last = np.ones(t)
         if rep is None:
             leak = torch.full((t,), self.leak, dtype=grads.dtype, device=grads.device)
-            return ones, jd.GradDrop(leak=leak)(grads)
+            return ones, _jd().GradDrop(leak=leak)(grads)
         per_item = grads.reshape(t, rep.shape[0], -1)
         signed = (per_item * rep.reshape(1, rep.shape[0], -1).sign()).sum(1)
         purity = 0.5 * (1 + signed.sum(0) / (signed.abs().sum(0) + 1e-7))
