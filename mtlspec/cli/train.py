@@ -157,9 +157,25 @@ def _print_report(report: dict[str, Any]) -> None:
                f"{status}")
     if "delta" in report:
         click.echo(f"Δ vs single-task: {report['delta']:+.2f}%")
+    _print_weighting(report)
     if report["weights"]:
         click.echo(f"wrote {report['weights']} (load with: mtlspec build {report['file']} "
                    f"--weights {report['weights']} -o model.onnx)")
+
+
+def _print_weighting(report: dict[str, Any]) -> None:
+    """What the weighting did in the last epoch: mean weights and gradient cosines."""
+    history = [row for row in report["history"] if "mean_weights" in row]
+    if not history or report["weighting"] == "uniform":
+        return
+    last = history[-1]
+    weights = ", ".join(f"{t} {w:.3g}" for t, w in last["mean_weights"].items())
+    click.echo(f"{report['weighting']} weights (mean of the last epoch): {weights}")
+    conflict = last.get("conflict")
+    if conflict:
+        click.echo(f"task-gradient cosines: mean {conflict['cos_mean']:+.3f}, min "
+                   f"{conflict['cos_min']:+.3f}, {100 * conflict['conflict_share']:.0f}% of "
+                   "pairs conflicting")
 
 
 @click.command("train")

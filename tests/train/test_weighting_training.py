@@ -217,6 +217,8 @@ def test_cli_lists_every_method_with_its_paper_and_options():
     from mtlspec.cli.train import WEIGHTINGS as CLI_NAMES
 
     assert tuple(CLI_NAMES) == WEIGHTINGS  # the torch-free copy the CLI offers
+    text = CliRunner().invoke(main, ["weightings"], terminal_width=200).output
+    assert "Kendall et al., CVPR 2018" in text and "mtlspec[cvxpy]" in text
 
 
 def test_cli_train_takes_weighting_options_and_reports_them():
@@ -228,6 +230,12 @@ def test_cli_train_takes_weighting_options_and_reports_them():
     report = json.loads(result.stdout)
     assert report["weighting_options"] == {"alpha": 0.5, "lr": None, "rep_grad": True}
     assert report["last_step"]["step"] == 2 and "conflict" in report["history"][0]
+    shown = CliRunner().invoke(main, [
+        "train", "-", "--train-size", "64", "--epochs", "1", "--batch-size", "32",
+        "--weighting", "upgrad"], input=tiny_spec("trunk2"))
+    assert shown.exit_code == 0, shown.output
+    assert "upgrad weights (mean of the last epoch): left" in shown.output
+    assert "task-gradient cosines: mean" in shown.output
     bad = CliRunner().invoke(main, ["train", "-", "--weighting", "pcgrad",
                                     "--weighting-option", "rep_grad"], input=tiny_spec())
     assert bad.exit_code == 2 and "KEY=VALUE" in bad.output

@@ -7,8 +7,9 @@ them with papers and options); `mtlspec.train.step.Stepper` runs a training step
 - solver: MGDA's exact min-norm solver (Wolfe) and its gradient normalisations.
 - loss: methods on the losses alone (uniform, fixed, RLW, UW, DWA, GLS, IMTL-L, FAMO).
 - norm: gradient-magnitude balancing (GradNorm, DB-MTL).
-- gradient: MGDA / MGDA-UB and torchjd's aggregators (PCGrad, GradDrop, GradVac, IMTL-G,
-  IMTL, CAGrad, Nash-MTL, Aligned-MTL, UPGrad, DualProj, ConFIG, FairGrad).
+- gradient: MGDA / MGDA-UB and torchjd's Gramian weightings (PCGrad, GradVac, IMTL-G, IMTL,
+  CAGrad, Aligned-MTL, UPGrad, DualProj, FairGrad).
+- matrix: ConFIG, Nash-MTL (on a factor of the Gram matrix) and GradDrop (on the gradients).
 - registry: the names, `make_weighting`, `describe`.
 
 Example:

@@ -2,15 +2,12 @@
 
 Every method here turns the task gradients into loss weights, so all of them run on the shared
 parameters' gradients or — with rep_grad — on the shared representation's (MGDA-UB style).
-torchjd's Gramian weightings take the T×T Gram matrix the step computes; its matrix-based ones
-(ConFIG, Nash-MTL) are given a T×T factor L of it (L Lᵀ = G): both depend on the gradients only
-through their inner products, so the weights found for L are the weights for the real gradients.
-GradDrop, which masks coordinates, gets the gradients themselves (`aggregates`).
+torchjd's Gramian weightings take the T×T Gram matrix the step computes. The methods that need
+more than that are in `matrix`: ConFIG, Nash-MTL (a factor of the Gram matrix), GradDrop.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from importlib.util import find_spec
 from typing import Any, ClassVar
@@ -25,7 +22,7 @@ from mtlspec.train.weighting.solver import NORMALIZATIONS, gradient_normalizers,
 CVXPY = ("cvxpy", "clarabel", "ecos")
 
 
-def _jd() -> Any:
+def torchjd_aggregation() -> Any:
     """torchjd's aggregation module, imported when a method needs it (it imports cvxpy when
     that is installed, a second of start-up that loss-based runs need not pay)."""
     from torchjd import aggregation
@@ -108,7 +105,7 @@ class PCGrad(_Gramian):
     option_help: ClassVar[dict[str, str]] = {"rep_grad": "representation gradients"}
 
     def __init__(self, rep_grad: bool = False) -> None:
-        super().__init__(_jd().PCGradWeighting(), rep_grad)
+        super().__init__(torchjd_aggregation().PCGradWeighting(), rep_grad)
 
 
 class GradVac(_Gramian):
@@ -127,7 +124,7 @@ class GradVac(_Gramian):
     def __init__(self, beta: float = 0.5, rep_grad: bool = False) -> None:
         if not 0 <= beta <= 1:
             raise MtlspecError(f"gradvac: beta must be in [0, 1], got {beta}")
-        super().__init__(_jd().GradVacWeighting(beta=beta), rep_grad)
+        super().__init__(torchjd_aggregation().GradVacWeighting(beta=beta), rep_grad)
 
     def state_dict(self) -> dict[str, Any]:
         return {"phi": self.jd._phi_t}
@@ -150,7 +147,7 @@ class IMTLG(_Gramian):
     option_help: ClassVar[dict[str, str]] = {"rep_grad": "representation gradients"}
 
     def __init__(self, rep_grad: bool = False) -> None:
-        super().__init__(_jd().IMTLGWeighting(), rep_grad)
+        super().__init__(torchjd_aggregation().IMTLGWeighting(), rep_grad)
 
 
 class CAGrad(_Gramian):
@@ -171,7 +168,7 @@ class CAGrad(_Gramian):
         require(self.name, CVXPY[:2], self.extra)
         if c < 0:
             raise MtlspecError(f"cagrad: c must be ≥ 0, got {c}")
-        super().__init__(_jd().CAGradWeighting(c=c), rep_grad)
+        super().__init__(torchjd_aggregation().CAGradWeighting(c=c), rep_grad)
 
 
 class AlignedMTL(_Gramian):
@@ -191,7 +188,7 @@ class AlignedMTL(_Gramian):
         if scale_mode not in ("min", "median", "rmse"):
             raise MtlspecError(f"aligned-mtl: scale_mode must be min, median or rmse, "
                                f"got {scale_mode!r}")
-        super().__init__(_jd().AlignedMTLWeighting(scale_mode=scale_mode), rep_grad)  # type: ignore[arg-type]
+        super().__init__(torchjd_aggregation().AlignedMTLWeighting(scale_mode=scale_mode), rep_grad)  # type: ignore[arg-type]
 
 
 def _projector(norm_eps: float, reg_eps: float) -> Any:
@@ -215,7 +212,8 @@ class UPGrad(_Gramian):
                                              "rep_grad": "representation gradients"}
 
     def __init__(self, reg_eps: float = 1e-4, rep_grad: bool = False) -> None:
-        super().__init__(_jd().UPGradWeighting(projector=_projector(1e-4, reg_eps)), rep_grad)
+        projector = _projector(1e-4, reg_eps)
+        super().__init__(torchjd_aggregation().UPGradWeighting(projector=projector), rep_grad)
 
 
 class DualProj(_Gramian):
@@ -231,7 +229,8 @@ class DualProj(_Gramian):
                                              "rep_grad": "representation gradients"}
 
     def __init__(self, reg_eps: float = 1e-4, rep_grad: bool = False) -> None:
-        super().__init__(_jd().DualProjWeighting(projector=_projector(1e-4, reg_eps)), rep_grad)
+        projector = _projector(1e-4, reg_eps)
+        super().__init__(torchjd_aggregation().DualProjWeighting(projector=projector), rep_grad)
 
 
 class FairGrad(_Gramian):
@@ -250,82 +249,7 @@ class FairGrad(_Gramian):
     def __init__(self, alpha: float = 2.0, rep_grad: bool = False) -> None:
         if not alpha > 0:
             raise MtlspecError(f"fairgrad: alpha must be > 0, got {alpha}")
-        super().__init__(_jd().FairGradWeighting(alpha=alpha), rep_grad)
-
-
-class ConFIG(GradientWeighting):
-    """ConFIG: the direction with equal cosine to every task gradient, scaled by their sum.
-
-    Liu et al., "ConFIG: Towards Conflict-free Training of Physics Informed Neural Networks",
-    ICLR 2025 (torchjd's ConFIG, applied to a factor of the Gram matrix; the weights are the
-    coordinates of its answer in the task gradients).
-    """
-
-    name = "config"
-    paper = "Liu et al., ICLR 2025 (ConFIG)"
-    option_help: ClassVar[dict[str, str]] = {"rep_grad": "representation gradients"}
-
-    def __init__(self, rep_grad: bool = False) -> None:
-        super().__init__(rep_grad)
-        self.jd = _jd().ConFIG()
-
-    def compute(self, losses: torch.Tensor, gram: np.ndarray | None) -> np.ndarray:
-        factor = gram_factor(need_gram(self.name, gram))
-        direction = self.jd(factor).numpy()
-        return np.linalg.lstsq(factor.numpy().T, direction, rcond=None)[0]
-
-
-class NashMTL(GradientWeighting):
-    """Nash-MTL: the Nash bargaining solution, weights with (G α)_t = 1/α_t.
-
-    Navon et al., "Multi-Task Learning as a Bargaining Game", ICML 2022 (torchjd's Nash-MTL,
-    solved with cvxpy/ECOS: needs the extra mtlspec[cvxpy]). Defaults as the paper's code:
-    max_norm 1 (the update's norm is clipped to it; 0: no clipping), 20 solver iterations,
-    new weights every step.
-    """
-
-    name = "nash-mtl"
-    paper = "Navon et al., ICML 2022 (Nash-MTL)"
-    extra = "cvxpy"
-    option_help: ClassVar[dict[str, str]] = {
-        "max_norm": "clip the update's norm (0: off)", "optim_niter": "solver iterations",
-        "update_weights_every": "steps between solves", "rep_grad": "representation gradients"}
-
-    def __init__(self, max_norm: float = 1.0, optim_niter: int = 20,
-                 update_weights_every: int = 1, rep_grad: bool = False) -> None:
-        require(self.name, (CVXPY[0], CVXPY[2]), self.extra)
-        super().__init__(rep_grad)
-        if max_norm < 0 or optim_niter < 1 or update_weights_every < 1:
-            raise MtlspecError("nash-mtl: need max_norm ≥ 0, optim_niter ≥ 1 and "
-                               "update_weights_every ≥ 1")
-        self.options = {"max_norm": max_norm, "optim_niter": optim_niter,
-                        "update_weights_every": update_weights_every}
-        self.jd: Any = None
-
-    def bind(self, tasks: Sequence[str]) -> None:
-        super().bind(tasks)
-        self.jd = _jd().NashMTL(n_tasks=len(tasks), **self.options).weighting
-
-    def compute(self, losses: torch.Tensor, gram: np.ndarray | None) -> np.ndarray:
-        factor = gram_factor(need_gram(self.name, gram))
-        # cvxpy warns that the problem is not DPP (no faster re-solves), that a solution "may
-        # be inaccurate", and divides by zero when G·α has a zero entry; torchjd then keeps the
-        # previous weights, as the paper's code does. Not the user's to act on.
-        with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
-            warnings.filterwarnings("ignore", message=".*(not DPP|inaccurate).*")
-            return self.jd(factor).double().numpy()
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"alpha": torch.as_tensor(np.asarray(self.jd.prvs_alpha, dtype=np.float64)),
-                "step": float(self.jd.step),
-                "scale": torch.as_tensor(np.asarray(self.jd.normalization_factor))}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.jd.prvs_alpha = state["alpha"].numpy().astype(np.float32)
-        self.jd.normalization_factor = state["scale"].numpy()
-        self.jd.step = state["step"]
-        if self.jd.step > 0:  # the cvxpy problem is otherwise built on the first call
-            self.jd._init_optim_problem()
+        super().__init__(torchjd_aggregation().FairGradWeighting(alpha=alpha), rep_grad)
 
 
 class IMTL(Learned, GradientWeighting):
@@ -344,7 +268,7 @@ class IMTL(Learned, GradientWeighting):
     def __init__(self, lr: float | None = None, rep_grad: bool = False) -> None:
         GradientWeighting.__init__(self, rep_grad)
         Learned.__init__(self, 0.0, lr)
-        self.jd = _jd().IMTLGWeighting()
+        self.jd = torchjd_aggregation().IMTLGWeighting()
 
     def bind(self, tasks: Sequence[str]) -> None:
         super().bind(tasks)
@@ -365,43 +289,3 @@ class IMTL(Learned, GradientWeighting):
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.load_learned(state)
-
-
-class GradDrop(GradientWeighting):
-    """GradDrop: keep, per coordinate, only the gradients of one sign, chosen by sign purity.
-
-    Chen et al., "Just Pick a Sign: Optimizing Deep Multitask Models with Gradient Sign
-    Dropout", NeurIPS 2020. P = ½(1 + Σ_t g_t / Σ_t |g_t|); with U ~ U(0, 1) per coordinate,
-    task t keeps its gradient where (P > U and g_t > 0) or (P < U and g_t < 0); leak ℓ keeps a
-    share ℓ of every gradient. On parameter gradients torchjd's GradDrop; with rep_grad (where
-    the paper applies it) the per-item representation gradients, signs corrected by the
-    activations' and summed over the batch as in the paper. Task-specific parts get ∇ Σ_t L_t.
-    """
-
-    name = "graddrop"
-    paper = "Chen et al., NeurIPS 2020 (GradDrop)"
-    aggregates = True
-    option_help: ClassVar[dict[str, str]] = {"leak": "share ℓ ∈ [0, 1] kept of every gradient",
-                                             "rep_grad": "representation gradients (paper)"}
-
-    def __init__(self, leak: float = 0.0, rep_grad: bool = False) -> None:
-        super().__init__(rep_grad)
-        if not 0 <= leak <= 1:
-            raise MtlspecError(f"graddrop: leak must be in [0, 1], got {leak}")
-        self.leak = leak
-
-    def aggregate(self, losses: torch.Tensor, grads: torch.Tensor,
-                  rep: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        t = len(grads)
-        ones = torch.ones(t, dtype=losses.dtype, device=losses.device)
-        self.last = np.ones(t)
-        if rep is None:
-            leak = torch.full((t,), self.leak, dtype=grads.dtype, device=grads.device)
-            return ones, _jd().GradDrop(leak=leak)(grads)
-        per_item = grads.reshape(t, rep.shape[0], -1)
-        signed = (per_item * rep.reshape(1, rep.shape[0], -1).sign()).sum(1)
-        purity = 0.5 * (1 + signed.sum(0) / (signed.abs().sum(0) + 1e-7))
-        u = torch.rand(purity.shape, dtype=purity.dtype, device=purity.device)
-        keep = ((purity > u) & (signed > 0)) | ((purity < u) & (signed < 0))
-        mask = self.leak + (1 - self.leak) * keep.to(grads.dtype)
-        return ones, (per_item * mask[:, None, :]).sum(0).reshape(-1)

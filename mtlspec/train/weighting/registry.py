@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mtlspec.errors import MtlspecError
-from mtlspec.train.weighting import gradient, loss, norm
+from mtlspec.train.weighting import gradient, loss, matrix, norm
 from mtlspec.train.weighting.base import Weighting
 
 
@@ -47,11 +47,12 @@ class Method:
     def options(self) -> dict[str, inspect.Parameter]:
         """The user-settable options (constructor keywords, less the preset ones)."""
         params = inspect.signature(self.factory.__init__).parameters
+        if self.name == "fixed":  # its one option, required, comes from --weights
+            return {"weights": params["weights"]}
+        internal = ("max_iter", "tol")  # MGDA's solver limits: not for the command line
         return {k: p for k, p in params.items()
-                if k != "self" and k not in self.preset and p.default is not p.empty
-                and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-                and k not in ("max_iter", "tol")} if self.name != "fixed" else {
-                    "weights": params["weights"]}
+                if k != "self" and k not in self.preset and k not in internal
+                and p.default is not p.empty}
 
 
 METHODS: dict[str, Method] = {m.name: m for m in [
@@ -68,16 +69,16 @@ METHODS: dict[str, Method] = {m.name: m for m in [
     Method("mgda", gradient.MGDA),
     Method("mgda-ub", gradient.MGDA, {"rep_grad": True}),
     Method("pcgrad", gradient.PCGrad),
-    Method("graddrop", gradient.GradDrop),
+    Method("graddrop", matrix.GradDrop),
     Method("gradvac", gradient.GradVac),
     Method("imtl-g", gradient.IMTLG),
     Method("imtl", gradient.IMTL),
     Method("cagrad", gradient.CAGrad),
-    Method("nash-mtl", gradient.NashMTL),
+    Method("nash-mtl", matrix.NashMTL),
     Method("aligned-mtl", gradient.AlignedMTL),
     Method("upgrad", gradient.UPGrad),
     Method("dualproj", gradient.DualProj),
-    Method("config", gradient.ConFIG),
+    Method("config", matrix.ConFIG),
     Method("fairgrad", gradient.FairGrad),
 ]}
 WEIGHTINGS = tuple(METHODS)
