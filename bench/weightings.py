@@ -11,7 +11,8 @@ Claims (issue 16):
       models show 0 since the per-task gradients are smaller than the activations);
   (c) Δm (%) against single-task training of the same network (each task alone: fixed weights
       1 on it, 0 on the others), mean ± std over --seeds seeds; Δm > 0 is better than
-      single-task, and the table marks methods whose mean beats uniform's.
+      single-task. "> unif": yes / no when the means differ by more than the seeds' combined
+      standard deviation, ≈ otherwise.
 
 Prints a table and writes JSON (default bench/results/weightings.json).
 Run: .venv/bin/python bench/weightings.py [--spec specs/conal_multidigits.mtl]
@@ -209,9 +210,20 @@ def main() -> None:
     print(f"\nwrote {args.out}")
 
 
+def _beats(mean, std, base_mean, base_std) -> bool | None:
+    """True / False when the Δm means differ by more than their combined seed spread, None
+    (within noise, or no Δm) otherwise."""
+    if mean is None or base_mean is None:
+        return None
+    margin = (std**2 + base_std**2) ** 0.5
+    return True if mean - base_mean > margin else False if base_mean - mean > margin else None
+
+
 def table(runs, times, memory, delta) -> list[dict]:
     base_cpu, base_wall = times["uniform"]["cpu_ms"], times["uniform"]["wall_ms"]
-    uniform_delta = statistics.mean(delta["uniform"]) if delta else None
+    base = delta.get("uniform", [])
+    base_mean = statistics.mean(base) if base else None
+    base_std = statistics.stdev(base) if len(base) > 1 else 0.0
     rows = []
     print(f"\n{'method':<16} {'kind':<8} {'cpu ms':>7} {'×unif':>6} {'wall ×':>7} "
           f"{'+MiB':>6} {'Δm % (mean ± std)':>19} {'> unif':>6}")
@@ -224,11 +236,11 @@ def table(runs, times, memory, delta) -> list[dict]:
                "wall_vs_uniform": times[label]["wall_ms"] / base_wall,
                "peak_mib_over_uniform_step": memory[label], "delta_m": d,
                "delta_mean": mean, "delta_std": std if d else None,
-               "beats_uniform": None if mean is None else mean > uniform_delta}
+               "beats_uniform": _beats(mean, std, base_mean, base_std)}
         rows.append(row)
         shown = f"{mean:+7.2f} ± {std:5.2f}" if d else "-"
-        beats = "" if mean is None or label == "uniform" else ("yes" if row["beats_uniform"]
-                                                                 else "no")
+        beats = "" if mean is None or label == "uniform" else {
+            True: "yes", False: "no", None: "≈"}[row["beats_uniform"]]
         print(f"{label:<16} {row['kind']:<8} {row['cpu_ms']:>7.1f} "
               f"{row['cpu_vs_uniform']:>5.2f}x {row['wall_vs_uniform']:>6.2f}x "
               f"{memory[label]:>6.1f} {shown:>19} {beats:>6}")
