@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +14,11 @@ import torch
 from torch import fx
 
 from mtlspec.backbone import registry
-from mtlspec.backbone.cost import Cost, block_costs, total_uncounted
+from mtlspec.backbone.cost import Cost, partition_costs, total_uncounted
 from mtlspec.backbone.errors import BackboneError
+from mtlspec.backbone.layout import FeatureLayout
 from mtlspec.backbone.partition import Partition, partition
+from mtlspec.backbone.policy import Decision
 from mtlspec.backbone.select import balanced_groups, display_names, regroup, select_named
 from mtlspec.backbone.split import split
 from mtlspec.backbone.trace import Traced, trace
@@ -35,7 +37,7 @@ class BlockInfo:
         cut: fx node name of that cut point.
         output_shape: shape of the block's output for the requested input shape.
         params: parameters held by the block.
-        flops: fvcore flops (multiply-adds) of the block.
+        flops: flops of the block (multiply-adds for products; see `flops`).
     """
 
     index: int
@@ -61,7 +63,10 @@ class BackboneBlocks:
         cut_points: readable names of every detected cut point (before merging): the names an
             explicit selection may use.
         detected: number of blocks the detector found (after merging), whatever the selection.
-        uncounted: ops fvcore could not count → calls (show as warnings).
+        uncounted: ops without a flop formula → calls (show as warnings).
+        decisions: per cut point (readable name), whether the policy kept it and why.
+        layout: the backbone's output layout and what heads get.
+        leaves: module classes kept whole because fx could not trace through them.
     """
 
     name: str
@@ -72,6 +77,9 @@ class BackboneBlocks:
     cut_points: list[str]
     detected: int
     uncounted: dict[str, int]
+    decisions: list[Decision] = field(default_factory=list)
+    layout: FeatureLayout | None = None
+    leaves: tuple[str, ...] = ()
 
     @property
     def flops(self) -> int:
@@ -118,7 +126,7 @@ def blocks_for(
     """
     shape = _normalize_shape(input_shape)
     built = registry.build(backbone, args=args, input_shape=shape, allow_import=allow_import)
-    traced = trace(built.model, shape, head=built.head, name=backbone)
+    traced = trace(built.model, shape, head=built.head, end=built.end, name=backbone)
     if weights is not None:
         registry.load_weights(traced.module, weights)
     if traced.source in traced.graph.pred[traced.sink]:
@@ -132,9 +140,10 @@ def blocks_for(
                   sum(p.numel() for p in block.parameters()), cost.flops)
         for i, (block, cut, cost) in enumerate(zip(blocks, chosen.cuts, costs, strict=True))
     ]
+    decisions = [Decision(names[d.cut], d.kept, d.reason) for d in merged.decisions]
     return BackboneBlocks(backbone, shape, traced.module, blocks, info,
                           [names[c] for c in merged.raw_cuts], len(merged),
-                          total_uncounted(costs))
+                          total_uncounted(costs), decisions, traced.layout, traced.leaves)
 
 
 def _normalize_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -150,9 +159,9 @@ def _select(traced: Traced, merged: Partition, selection: Selection,
             backbone: str) -> tuple[Partition, list[Cost]]:
     """The chosen partition and the cost of each of its blocks."""
     if selection is None or selection == "auto":
-        return merged, block_costs(split(traced.module, merged), traced.input_shape)
+        return merged, partition_costs(traced.graph, merged, split(traced.module, merged))
     if isinstance(selection, int) and not isinstance(selection, bool):
-        costs = block_costs(split(traced.module, merged), traced.input_shape)
+        costs = partition_costs(traced.graph, merged, split(traced.module, merged))
         if not 1 <= selection <= len(merged):
             raise BackboneError(
                 f"{backbone}: cannot make {selection} blocks: the detector found "
@@ -165,13 +174,13 @@ def _select(traced: Traced, merged: Partition, selection: Selection,
             isinstance(n, str) for n in selection):
         raw = partition(traced.graph, traced.source, traced.sink, merge=False)
         chosen = select_named(traced.graph, raw, list(selection), backbone=backbone)
-        return chosen, block_costs(split(traced.module, chosen), traced.input_shape)
+        return chosen, partition_costs(traced.graph, chosen, split(traced.module, chosen))
     raise BackboneError(f"{backbone}: bad block selection {selection!r}",
                         hint="use auto, a number of blocks K, or a list of module names")
 
 
 def _sum_costs(costs: Sequence[Cost]) -> Cost:
-    # FLOPs add up exactly (fvcore counts per op); parameters are recounted from the modules.
+    # FLOPs add up exactly (counted per op); parameters are recounted from the modules.
     return Cost(sum(c.flops for c in costs), sum(c.params for c in costs),
                 costs[-1].output_shape, dict(total_uncounted(costs)))
 

@@ -140,7 +140,7 @@ def build_backbone(ref: str, *, args: dict[str, Any], width: float,
     built = registry.build(ref, args=direct if direct is not None else args,
                            input_shape=input_shape, allow_import=allow_import)
     model = built.model if direct is not None else _rescale(ref, built.model, built.args, width)
-    traced = trace(model, input_shape, head=built.head, name=ref)
+    traced = trace(model, input_shape, head=built.head, end=built.end, name=ref)
     return traced.module, tuple(traced.output_shape)
 
 
