@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from mtlspec.backbone.policy import Decision, decide, kept_reason
+from mtlspec.backbone.policy import Decision, decide, kept_reason, violations
 
 
 @dataclass(frozen=True)
@@ -186,12 +186,27 @@ def partition(graph: nx.DiGraph, source: str, sink: str, *, merge: bool = True) 
         assignment={u: new_index[b] for u, b in assignment.items()},
         cuts=final,
         raw_cuts=tuple(raw_cuts),
-        decisions=_decisions(graph, raw_cuts, rejected, final, sink) if merge else (),
+        decisions=_decisions(graph, raw_cuts, rejected, final) if merge else (),
     )
 
 
+def check(graph: nx.DiGraph, source: str, part: Partition) -> list[str]:
+    """The policy's promises `part` breaks (see `policy.violations`); empty when none.
+
+    Example:
+        >>> from mtlspec.backbone import build, trace
+        >>> built = build("torchvision.mobilenet_v2")
+        >>> t = trace(built.model, (1, 3, 32, 32), head=built.head)
+        >>> check(t.graph, t.source, partition(t.graph, t.source, t.sink))
+        []
+    """
+    reach = nx.descendants(graph, source) | {source}
+    weighted = _weighted_blocks(graph, part.assignment, reach, len(part.cuts))
+    return violations(graph, source, part.cuts, part.assignment, weighted)
+
+
 def _decisions(graph: nx.DiGraph, raw_cuts: list[str], rejected: dict[str, str | None],
-               final: tuple[str, ...], sink: str) -> tuple[Decision, ...]:
+               final: tuple[str, ...]) -> tuple[Decision, ...]:
     kept = set(final)
     out = []
     for c in raw_cuts:

@@ -63,7 +63,7 @@ def _producer(graph: nx.DiGraph, v: Hashable, through: tuple[str, ...]) -> Hasha
     """The first node at or above `v` (single tensor input chain) not of a kind in `through`."""
     while graph.nodes[v].get("kind") in through:
         inputs = [p for p in graph.pred[v] if graph.nodes[p].get("tensor", True)
-                  and graph.nodes[p]["op"] not in ("get_attr",)]
+                  and graph.nodes[p].get("op") != "get_attr"]
         if len(inputs) != 1:
             return None
         v = inputs[0]
@@ -87,14 +87,15 @@ def _nhwc_excursions_with_weights(graph: nx.DiGraph) -> set[str]:
 
 
 def _names(graph: nx.DiGraph, nodes: Iterable[Hashable]) -> str:
-    return ", ".join(sorted({str(graph.nodes[n]["target"]) for n in nodes}))
+    return ", ".join(sorted({str(graph.nodes[n].get("target", n)) for n in nodes}))
 
 
 def rejection(graph: nx.DiGraph, v: Hashable, context: dict) -> str | None:
     """Why cut point `v` is not a sensible block boundary, or None when it is."""
     data = graph.nodes[v]
     unit = data.get("unit")
-    if unit and context["last"].get(unit, -1) > data["order"] and unit in context["branched"]:
+    if unit and context["last"].get(unit, -1) > data.get("order", 0) \
+            and unit in context["branched"]:
         return f"inside {unit}, a residual unit that continues after it"
     excursion = data.get("excursion")
     if data.get("layout") == "nhwc" and excursion and excursion not in context["weighted_nhwc"]:
@@ -109,10 +110,10 @@ def rejection(graph: nx.DiGraph, v: Hashable, context: dict) -> str | None:
     top = _producer(graph, v, ("shape", "act"))
     if top is not None and graph.nodes[top].get("kind") == "norm":
         inputs = [p for p in graph.pred[top] if graph.nodes[p].get("tensor", True)
-                  and graph.nodes[p]["op"] != "get_attr"]
+                  and graph.nodes[p].get("op") != "get_attr"]
         source = _producer(graph, inputs[0], ("shape",)) if len(inputs) == 1 else None
         if source is None or graph.nodes[source].get("kind") != "weights":
-            return f"output of a pre-normalization ({graph.nodes[top]['target']}), which " \
+            return f"output of a pre-normalization ({_names(graph, [top])}), which " \
                    "belongs to the unit it feeds"
     return None
 
@@ -132,7 +133,7 @@ def decide(graph: nx.DiGraph, cuts: list[Hashable], seg: dict[Hashable, int]
     last: dict[str, int] = {}
     for u in seg:
         for scope in graph.nodes[u].get("scopes", ()):
-            last[scope] = max(last.get(scope, -1), graph.nodes[u]["order"])
+            last[scope] = max(last.get(scope, -1), graph.nodes[u].get("order", 0))
     context = {"last": last, "branched": _branched_modules(graph, seg),
                "weighted_nhwc": _nhwc_excursions_with_weights(graph)}
     reasons = {c: rejection(graph, c, context) for c in cuts[:-1]}
@@ -143,7 +144,33 @@ def decide(graph: nx.DiGraph, cuts: list[Hashable], seg: dict[Hashable, int]
 def kept_reason(graph: nx.DiGraph, v: Hashable) -> str:
     """Why a kept cut point is a boundary: the unit it completes and what follows it."""
     data = graph.nodes[v]
-    unit = data.get("unit") or data["target"]
+    unit = data.get("unit") or data.get("target", v)
     users = effective_consumers(graph, v)
     follows = f"; the next block reads it with {_names(graph, users)}" if users else ""
     return f"completes {unit}{follows}"
+
+
+def violations(graph: nx.DiGraph, source: Hashable, cuts: tuple[Hashable, ...],
+               assignment: dict[Hashable, int], weighted: list[bool]) -> list[str]:
+    """What a partition breaks of the policy's promises (empty when it keeps them all).
+
+    A block may not begin with a norm layer (every path from its input meeting a norm
+    first), hold no weights, or (except the feature map) hand on a channels-last tensor of a
+    norm's permute. `partition.check` calls this with the partition's own data.
+    """
+    problems = []
+    entries = [source, *cuts[:-1]]
+    context = {"weighted_nhwc": _nhwc_excursions_with_weights(graph)}
+    for block, entry in enumerate(entries):
+        users = [u for u in effective_consumers(graph, entry) if assignment.get(u) == block]
+        if users and all(graph.nodes[u].get("kind") == "norm" for u in users):
+            problems.append(f"block {block} begins with a norm layer ({_names(graph, users)})")
+        if not weighted[block]:
+            problems.append(f"block {block} holds no weights")
+    for cut in cuts[:-1]:
+        data = graph.nodes[cut]
+        excursion = data.get("excursion")
+        if data.get("layout") == "nhwc" and excursion and \
+                excursion not in context["weighted_nhwc"]:
+            problems.append(f"cut {cut} hands on a channels-last tensor")
+    return problems

@@ -160,7 +160,10 @@ def _torchvision_builder(model: str, defaults: dict[str, Any]) -> Callable[..., 
                     hint="pass a weights file instead (--weights FILE), loaded with "
                     "torch.load(weights_only=True)",
                 )
-        return models.get_model(model, weights=None, **{**defaults, **kwargs})
+        built = models.get_model(model, weights=None, **{**defaults, **kwargs})
+        if model.startswith("vit_"):
+            built.mtlspec_prefix_tokens = 1  # the class token, before the patch tokens
+        return built
 
     builder.__name__ = model
     return builder
