@@ -66,7 +66,8 @@ def test_tree_rule(old: str, new: str, expected: str):
     assert any(expected in m for m in found), found
 
 
-@pytest.mark.parametrize("ref", ["torchvision.vit_b_16", "timm.resnet50", "timm.vit_tiny_patch16_224"])
+@pytest.mark.parametrize(
+    "ref", ["torchvision.vit_b_16", "timm.resnet50", "timm.vit_tiny_patch16_224"])
 def test_transformer_and_timm_backbones_validate_without_torch(ref: str):
     # timm names are checked when the backbone is built (validation never imports timm)
     assert messages(TREE.replace("convnet {", f"{ref} {{")) == []
