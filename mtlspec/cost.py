@@ -1,14 +1,17 @@
 """FLOPs and parameters of a compiled model: per node, per task path, heads, total.
 
-fvcore's convention: one multiply-add is one flop. The analytic figures add up the counts of
-the unique modules that run (tree nodes, DAG stem and edge applications, grouping networks)
-plus each head that runs; `fvcore_total` counts the whole compiled model in one pass, and the
-two must agree (tests hold them to it). Ops fvcore cannot count are listed in `uncounted`, not
-hidden. `cost(model)` picks the report for the model's kind.
+The counting convention is `mtlspec.backbone.flops`'s (fvcore's for products: one
+multiply-add is one flop; norms, activations, pooling, attention and elementwise ops counted
+too). The analytic figures add up the counts of the unique modules that run (tree nodes, DAG
+stem and edge applications, grouping networks) plus each head that runs; `fvcore_total` (name
+kept from when fvcore counted) counts the whole compiled model in one pass, and the two must
+agree (tests hold them to it). Ops without a formula are listed in `uncounted`, not hidden.
+`cost(model)` picks the report for the model's kind.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -122,7 +125,7 @@ def _merge(into: dict[str, int], more: Mapping[str, int], times: int = 1) -> Non
 
 
 def _count_eval(module: nn.Module, shape: tuple[int, ...]) -> tuple[int, dict[str, int]]:
-    """fvcore flops of `module` on zeros of `shape`, in eval mode (its mode is restored)."""
+    """Flops of `module` on zeros of `shape`, in eval mode (its mode is restored)."""
     mode = module.training
     module.eval()
     try:
@@ -203,11 +206,15 @@ def dag_cost(model: DagModel) -> CostReport:
         label = f"edge {e[0]}->{e[1]}" + (f" (x{runs[e]})" if runs[e] > 1 else "")
         nodes.append(NodeCost(e[1], users, flops * runs[e], edge_cost[e][1], label=label))
     heads = _head_costs({t: (model.heads[t], model.state_shape) for t in tasks}, uncounted)
-    # The model's own elementwise ops (fvcore counts neither): means of several terms, sums
-    # of several read-out states (once per distinct set).
-    means = sum(1 for n in plan.nodes if len(n.inputs) + n.read_in > 1)
-    adds = sum(len(outs) - 1 for outs in set(plan.outputs.values()))
-    _merge(uncounted, {op: k for op, k in (("aten::mean", means), ("aten::add", adds)) if k})
+    # The model's own elementwise ops: the mean of several terms reaching a state (a stack,
+    # then a mean over its k·numel inputs), the sum of several read-out states (once per
+    # distinct set).
+    numel = math.prod(model.state_shape)
+    merges = numel * (sum(len(n.inputs) + n.read_in for n in plan.nodes
+                          if len(n.inputs) + n.read_in > 1)
+                      + sum(len(outs) - 1 for outs in set(plan.outputs.values())))
+    if merges:
+        nodes.append(NodeCost(0, tuple(tasks), merges, 0, label="state means and sums"))
     independent = {t: stem_flops + heads[t][0] + sum(edge_cost[e][0] for e in plan.task_edges[t])
                    for t in tasks}
     independent_params = {
@@ -326,7 +333,7 @@ class _Outputs(torch.nn.Module):
 
 
 def fvcore_total(model: nn.Module) -> tuple[int, dict[str, int]]:
-    """fvcore's count of a whole compiled model (any kind) at the spec's input shape (eval mode).
+    """The count of a whole compiled model (any kind) at the spec's input shape (eval mode).
 
     Example:
         >>> fvcore_total(compile(spec))  # doctest: +SKIP

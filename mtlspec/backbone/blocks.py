@@ -98,6 +98,7 @@ def blocks_for(
     selection: Selection = None,
     allow_import: bool = False,
     weights: str | Path | None = None,
+    materialize: bool = True,
 ) -> BackboneBlocks:
     """Build, trace and cut a backbone into blocks, with per-block FLOPs and parameters.
 
@@ -111,6 +112,10 @@ def blocks_for(
             (any detected cut point, even one merging would remove).
         allow_import: allow a `"pkg.module:callable"` backbone (runs user code).
         weights: a weights file (state dict) loaded with `torch.load(weights_only=True)`.
+        materialize: False builds the model on the `meta` device (no memory, no random
+            init) when only the report is wanted: blocks, shapes, FLOPs and parameter counts
+            are the same, but the modules cannot run (falls back to a real build if the
+            model cannot be built or traced that way).
 
     Returns:
         The `BackboneBlocks`.
@@ -125,8 +130,19 @@ def blocks_for(
         [(1, 32, 32, 32), (1, 32, 4, 4)]
     """
     shape = _normalize_shape(input_shape)
-    built = registry.build(backbone, args=args, input_shape=shape, allow_import=allow_import)
-    traced = trace(built.model, shape, head=built.head, end=built.end, name=backbone)
+    traced = None
+    if not materialize and weights is None:
+        try:
+            with torch.device("meta"):
+                built = registry.build(backbone, args=args, input_shape=shape,
+                                       allow_import=allow_import)
+            traced = trace(built.model, shape, head=built.head, end=built.end, name=backbone)
+        except Exception:
+            traced = None  # some builders or ops need real tensors: build for real
+    if traced is None:
+        built = registry.build(backbone, args=args, input_shape=shape,
+                               allow_import=allow_import)
+        traced = trace(built.model, shape, head=built.head, end=built.end, name=backbone)
     if weights is not None:
         registry.load_weights(traced.module, weights)
     if traced.source in traced.graph.pred[traced.sink]:
@@ -188,7 +204,9 @@ def _sum_costs(costs: Sequence[Cost]) -> Cost:
 def _first(traced: Traced, part: Partition, index: int) -> str:
     first = min(part.members(index), key=lambda v: traced.graph.nodes[v]["order"])
     data = traced.graph.nodes[first]
-    return data["target"] if data["op"] == "call_module" else first
+    if data["op"] == "call_module":
+        return data["target"]
+    return data["scopes"][-1] if data["scopes"] else first
 
 
 @dataclass(frozen=True)

@@ -331,7 +331,8 @@ def _propagate(gm: fx.GraphModule, shape: tuple[int, ...], name: str) -> Facts:
     """Shapes, flops and uncounted ops of every node, from one pass (meta or real tensors)."""
     tensors = dict(gm.named_parameters(remove_duplicate=False))
     work = sum(p.numel() for p in tensors.values()) * shape[-1] * shape[-2]
-    if work > _META_ABOVE * len(gm.graph.nodes):
+    on_meta = any(t.is_meta for t in tensors.values())
+    if on_meta or work > _META_ABOVE * len(gm.graph.nodes):
         tensors.update(gm.named_buffers(remove_duplicate=False))
         meta = {f"gm.{k}": torch.empty_like(v, device="meta") for k, v in tensors.items()}
         try:
@@ -340,8 +341,11 @@ def _propagate(gm: fx.GraphModule, shape: tuple[int, ...], name: str) -> Facts:
                 torch.func.functional_call(_Probe(gm, recorder), meta,
                                            (torch.zeros(shape, device="meta"),))
             return recorder.shapes, recorder.flops, recorder.uncounted
-        except Exception:
-            pass  # an op without a meta kernel, or a genuine failure: the real run tells which
+        except Exception as err:
+            if on_meta:  # a model built on the meta device cannot run for real
+                raise BackboneError(f"{name}: shapes cannot be found on the meta device: "
+                                    f"{type(err).__name__}: {err}") from err
+            # an op without a meta kernel, or a genuine failure: the real run tells which
     try:
         with counting() as counter:
             recorder = _Recorder(gm, counter)
