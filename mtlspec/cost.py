@@ -210,13 +210,18 @@ def dag_cost(model: DagModel) -> CostReport:
     # then a mean over its k·numel inputs), the sum of several read-out states (once per
     # distinct set).
     numel = math.prod(model.state_shape)
-    merges = numel * (sum(len(n.inputs) + n.read_in for n in plan.nodes
-                          if len(n.inputs) + n.read_in > 1)
+
+    def terms(ns: list) -> int:
+        return sum(len(n.inputs) + n.read_in for n in ns if len(n.inputs) + n.read_in > 1)
+
+    merges = numel * (terms(list(plan.nodes))
                       + sum(len(outs) - 1 for outs in set(plan.outputs.values())))
     if merges:
         nodes.append(NodeCost(0, tuple(tasks), merges, 0, label="state means and sums"))
-    independent = {t: stem_flops + heads[t][0] + sum(edge_cost[e][0] for e in plan.task_edges[t])
-                   for t in tasks}
+    own_merges = {t: numel * (terms([n for n in plan.nodes if t in n.tasks])
+                              + len(plan.outputs[t]) - 1) for t in tasks}
+    independent = {t: stem_flops + heads[t][0] + own_merges[t]
+                   + sum(edge_cost[e][0] for e in plan.task_edges[t]) for t in tasks}
     independent_params = {
         t: stem_params + heads[t][1] + sum(edge_cost[e][1] for e in plan.task_edges[t])
         for t in tasks

@@ -7,7 +7,8 @@ import importlib
 
 import pytest
 
-MODULES = ["convnet", "registry", "trace", "partition", "select", "split", "cost", "blocks"]
+MODULES = ["convnet", "registry", "trace", "partition", "select", "split", "cost", "blocks",
+           "flops", "layout"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -163,8 +163,9 @@ def test_conv1x1_costs_by_hand():
     assert edges == {"edge 1->2": 90, "edge 1->3": 90, "edge 2->3 (x2)": 180}
     stem = report.nodes[0]
     assert (stem.label, stem.flops, stem.params) == ("stem", 90, 4 + 4)
-    # a's own network: stem + 3 edges + head (1x1 conv 2->1 on 3x3 = 18)
-    assert report.independent["a"] == 90 + 3 * 90 + 18
+    # a's own network: stem + 3 edges + head (1x1 conv 2->1 on 3x3 = 18) + the mean of the
+    # two terms reaching state 3 (1 per input element: 2 x 18)
+    assert report.independent["a"] == 90 + 3 * 90 + 18 + 2 * 18
 
 
 def test_independent_cost_is_the_single_task_dag():
