@@ -38,8 +38,9 @@ def _build(tmp_path, backbone: str, size: int) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("backbone", "size"), [
-    ("timm.vit_tiny_patch16_224", 64), ("timm.swin_tiny_patch4_window7_224", 224), ("timm.tf_efficientnet_lite0", 64),
-    ("timm.mobilevit_xxs", 64), ("torchvision.convnext_tiny", 64)])
+    ("timm.vit_tiny_patch16_224", 64), ("timm.swin_tiny_patch4_window7_224", 224),
+    ("timm.tf_efficientnet_lite0", 64), ("timm.mobilevit_xxs", 64),
+    ("torchvision.convnext_tiny", 64)])
 def test_zoo_tree_builds_a_verified_onnx_model(tmp_path, backbone, size):
     if backbone.startswith("timm."):
         pytest.importorskip("timm")
