@@ -50,7 +50,7 @@ FREE_OPS: frozenset[str] = frozenset({
     "native_dropout", "feature_dropout", "alpha_dropout", "_assert_async", "_assert_scalar",
     "sym_constrain_range_for_size", "_local_scalar_dense", "item", "diagonal", "tril", "triu",
     "movedim", "swapaxes", "meshgrid", "linspace", "view_as", "resize_", "set_", "bernoulli",
-    "rand", "randn", "rand_like", "randn_like", "masked_select", "where", "nonzero", "topk",
+    "rand", "randn", "rand_like", "randn_like", "uniform", "normal", "random", "exponential", "masked_select", "where", "nonzero", "topk",
     "sort", "argsort", "argmax", "argmin",
 })
 
@@ -212,8 +212,9 @@ class OpCounter(TorchDispatchMode):
         uncounted: ops with no formula that are not free → calls (`aten::NAME`).
 
     Example:
+        >>> layer = nn.Linear(4, 3)
         >>> with torch.no_grad(), OpCounter() as counter:
-        ...     _ = nn.Linear(4, 3)(torch.zeros(2, 4)).relu()
+        ...     _ = layer(torch.zeros(2, 4)).relu()
         >>> counter.flops, counter.uncounted
         (30, Counter())
     """
