@@ -50,7 +50,8 @@ FREE_OPS: frozenset[str] = frozenset({
     "native_dropout", "feature_dropout", "alpha_dropout", "_assert_async", "_assert_scalar",
     "sym_constrain_range_for_size", "_local_scalar_dense", "item", "diagonal", "tril", "triu",
     "movedim", "swapaxes", "meshgrid", "linspace", "view_as", "resize_", "set_", "bernoulli",
-    "rand", "randn", "rand_like", "randn_like", "uniform", "normal", "random", "exponential", "masked_select", "where", "nonzero", "topk",
+    "rand", "randn", "rand_like", "randn_like", "uniform", "normal", "random",
+    "exponential", "masked_select", "where", "nonzero", "topk",
     "sort", "argsort", "argmax", "argmin",
 })
 
