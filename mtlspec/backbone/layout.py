@@ -101,7 +101,7 @@ def output_layout(model: nn.Module, shape: tuple[int, ...], detected: str | None
 
     Example:
         >>> output_layout(nn.Identity(), (1, 197, 192), "tokens", (224, 224), "vit")
-        FeatureLayout(kind='tokens', channels=192, grid=(14, 14), prefix_tokens=1, declared=False)
+        FeatureLayout(kind='tokens', channels=192, grid=(14, 14), prefix_tokens=1, ...)
     """
     kind, prefix = _declared(model)
     declared = kind is not None
