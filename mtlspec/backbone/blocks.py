@@ -14,7 +14,7 @@ import torch
 from torch import fx
 
 from mtlspec.backbone import registry
-from mtlspec.backbone.cost import Cost, partition_costs, total_uncounted
+from mtlspec.backbone.block_costs import Cost, partition_costs, total_uncounted
 from mtlspec.backbone.errors import BackboneError
 from mtlspec.backbone.layout import FeatureLayout
 from mtlspec.backbone.partition import Partition, partition

@@ -19,7 +19,6 @@ keyword-only builders.
 from __future__ import annotations
 
 import difflib
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,9 +26,12 @@ from typing import Any
 
 from torch import nn
 
+from mtlspec import usercode
 from mtlspec.backbone.convnet import ConvNet
 from mtlspec.backbone.errors import BackboneError
 from mtlspec.backbone.timm_source import build_timm, is_timm
+from mtlspec.errors import MtlspecError
+from mtlspec.registry import registers_into
 from mtlspec.spec import catalog
 
 
@@ -72,6 +74,7 @@ class Backbone:
 
 
 _REGISTRY: dict[str, BackboneDef] = {}
+_register = registers_into(_REGISTRY, "backbone", BackboneDef)
 
 
 def register_backbone(
@@ -91,18 +94,15 @@ def register_backbone(
         ValueError: `name` is already registered (a programming error, not a user error).
 
     Example:
-        >>> @register_backbone("mynet")          # doctest: +SKIP
+        >>> @register_backbone("convnet")  # the name is taken: a new backbone needs its own
         ... def mynet(*, width: int = 8) -> nn.Module: ...
+        Traceback (most recent call last):
+        ...
+        ValueError: backbone 'convnet' is already registered
     """
 
-    def wrap(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        if name in _REGISTRY:
-            raise ValueError(f"backbone {name!r} is already registered")
-        _REGISTRY[name] = BackboneDef(name, builder, head, min_size, size_multiple, sized, end,
-                                      size_arg)
-        return builder
-
-    return wrap
+    return _register(name, head=head, min_size=min_size, size_multiple=size_multiple,
+                     sized=sized, end=end, size_arg=size_arg)
 
 
 def list_backbones() -> list[str]:
@@ -296,21 +296,17 @@ def _call_builder(name: str, builder: Callable[..., nn.Module], args: dict[str, 
 
 
 def _import_custom(ref: str, args: dict[str, Any], allow_import: bool) -> nn.Module:
-    if not allow_import:
+    if not usercode.allowed(allow_import):
         raise BackboneError(
             f"backbone {ref!r} is user code; importing it would run arbitrary code",
-            hint="allow it explicitly: `--allow-import` on the command line, or "
-            "`allow_import=True` when calling mtlspec.backbone.blocks_for",
+            hint=usercode.HINT,
         )
-    module_name, _, attr = ref.partition(":")
-    if not module_name or not attr:
+    if not usercode.is_ref(ref):
         raise BackboneError(f"custom backbone {ref!r} must look like 'pkg.module:callable'")
     try:
-        obj: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as err:
-        raise BackboneError(f"cannot import custom backbone {ref!r}: {err}") from err
+        obj = usercode.import_object(ref, what="custom backbone", allow=True)
+    except MtlspecError as err:
+        raise BackboneError(str(err)) from None
     if not callable(obj):
         raise BackboneError(f"custom backbone {ref!r} is not callable")
     return _call_builder(ref, obj, args)
@@ -331,7 +327,15 @@ def load_weights(module: nn.Module, path: str | Path) -> None:
         BackboneError: unreadable file, not a state dict, missing keys or wrong shapes.
 
     Example:
-        >>> load_weights(features, "resnet34.pt")   # doctest: +SKIP
+        >>> import tempfile
+        >>> import torch
+        >>> source, target = ConvNet(depth=2, width=4), ConvNet(depth=2, width=4)
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     torch.save(source.state_dict(), f"{folder}/w.pt")
+        ...     load_weights(target, f"{folder}/w.pt")
+        >>> all(torch.equal(a, b) for a, b in zip(source.state_dict().values(),
+        ...                                       target.state_dict().values()))
+        True
     """
     import torch
 

@@ -52,8 +52,9 @@ def build_timm(name: str, args: dict[str, Any], input_shape: tuple[int, ...] | N
             close matches), pretrained weights asked for, or arguments timm rejects.
 
     Example:
-        >>> model = build_timm("timm.resnet18", {}, (1, 3, 64, 64))  # doctest: +SKIP
-        >>> model(torch.zeros(1, 3, 64, 64)).shape  # doctest: +SKIP
+        >>> import torch
+        >>> model = build_timm("timm.resnet18", {}, (1, 3, 64, 64))
+        >>> model(torch.zeros(1, 3, 64, 64)).shape
         torch.Size([1, 512, 2, 2])
     """
     timm = _import_timm()

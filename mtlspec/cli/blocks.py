@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from mtlspec.cli.options import allow_import_option, json_option
 from mtlspec.errors import CheckFailed
 
 _SHAPE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
@@ -71,11 +72,10 @@ def _parse_args(ctx: click.Context, param: click.Parameter, values: tuple[str, .
               help="Backbone builder argument, repeatable (e.g. --arg width_mult=0.5).")
 @click.option("--weights", type=click.Path(exists=True, dir_okay=False),
               help="State dict file for the backbone (loaded with weights_only=True).")
-@click.option("--allow-import", is_flag=True,
-              help="Allow a 'pkg.module:callable' backbone (imports and runs that code).")
+@allow_import_option
 @click.option("--verify", is_flag=True,
               help="Check that the blocks, chained, compute the backbone exactly (exit 1 if not).")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@json_option()
 @click.option("--no-cache", is_flag=True,
               help="Detect again instead of reading the on-disk cache (~/.cache/mtlspec or "
               "$MTLSPEC_CACHE_DIR); the fresh result is still written to it.")

@@ -16,8 +16,8 @@ from torch import nn
 from torch.nn import functional as F
 from torchvision.models.segmentation.deeplabv3 import ASPP
 
-from mtlspec.compile.registry import registers_into
 from mtlspec.errors import MtlspecError
+from mtlspec.registry import registers_into
 from mtlspec.spec import catalog, ir
 
 HeadBuilder = Callable[..., nn.Module]
@@ -130,8 +130,10 @@ def build_head(head: ir.Call, *, in_channels: int, size: tuple[int, int],
             head on pooled features.
 
     Example:
-        >>> build_head(ir.Call(name="linear", args={"classes": 10}), in_channels=64, size=(8, 8))
-        Pooled(...)  # doctest: +SKIP
+        >>> head = build_head(ir.Call(name="linear", args={"classes": 10}), in_channels=64,
+        ...                   size=(8, 8))
+        >>> head(torch.zeros(2, 64, 8, 8)).shape
+        torch.Size([2, 10])
     """
     builder = _HEADS.get(head.name)
     if builder is None or head.name not in catalog.HEADS:

@@ -117,8 +117,9 @@ def compile_tree(
             differs from the detected block count, or a weights file does not fit.
 
     Example:
-        >>> model = compile_tree(load("specs/conal_multidigits.mtl").spec)  # doctest: +SKIP
-        >>> model(torch.zeros(1, 1, 8, 16))["left"].shape  # doctest: +SKIP
+        >>> from mtlspec.spec import load
+        >>> model = compile_tree(load("specs/conal_multidigits.mtl").spec)
+        >>> model(torch.zeros(1, 1, 8, 16))["left"].shape
         torch.Size([1, 10])
     """
     base = Path(base_dir)
@@ -128,7 +129,7 @@ def compile_tree(
         input_shape=tuple(spec.input.shape),
         args=dict(bb.args),
         selection=selection_of(bb.blocks),
-        allow_import=allow_import or bb.allow_import,
+        allow_import=allow_import,  # the user allows it; the spec cannot (mtlspec.usercode)
         weights=base / spec.init if spec.init else None,
     )
     if len(backbone.blocks) != len(spec.layout):

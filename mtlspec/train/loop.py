@@ -22,14 +22,18 @@ from torch import nn
 from torch.utils.data import Dataset, default_collate
 
 from mtlspec.errors import MtlspecError
-from mtlspec.io import save_torch
+from mtlspec.train.checkpoint import (
+    CHECKPOINT_NAME,
+    CHECKPOINT_VERSION,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from mtlspec.train.data import DataSplits, TaskInfo
 from mtlspec.train.losses import loss_for, metric_for
 from mtlspec.train.step import Stepper
 from mtlspec.train.weighting import Weighting, make_weighting
-
-CHECKPOINT_NAME = "last.pt"
-CHECKPOINT_VERSION = 1
 
 
 @dataclass
@@ -134,8 +138,14 @@ def evaluate(model: nn.Module, dataset: Dataset, tasks: Mapping[str, TaskInfo], 
     """Each task's metric on a data set (eval mode, no gradients), item-weighted mean.
 
     Example:
-        >>> evaluate(model, data.test, data.tasks)  # doctest: +SKIP
-        {'left': 0.91, 'right': 0.88, 'parity': 0.83}
+        >>> from mtlspec import load_model
+        >>> from mtlspec.train.data import load_data
+        >>> data = load_data("multidigits", tasks=["left", "right", "parity"], train_size=32,
+        ...                  val_size=32, test_size=32)
+        >>> scores = evaluate(load_model("specs/conal_multidigits.mtl", seed=0), data.test,
+        ...                   data.tasks)
+        >>> sorted(scores), all(0 <= v <= 1 for v in scores.values())
+        (['left', 'parity', 'right'], True)
     """
     was_training = model.training
     model.eval()
@@ -152,65 +162,6 @@ def evaluate(model: nn.Module, dataset: Dataset, tasks: Mapping[str, TaskInfo], 
     finally:
         model.train(was_training)
     return {t: s / max(n, 1) for t, s in sums.items()}
-
-
-def relative_delta(metrics: Mapping[str, float], single: Mapping[str, float],
-                   tasks: Mapping[str, TaskInfo]) -> float:
-    """Δ in % against single-task models: mean over tasks of ±(M_t − S_t)/S_t · 100, with +
-    when higher is better (positive Δ = better than single-task).
-
-    Raises:
-        MtlspecError: no task in common, or a single-task metric of 0.
-
-    Example:
-        >>> info = TaskInfo("a", "classification", 10, "cross_entropy", "accuracy", True)
-        >>> round(relative_delta({"a": 0.9}, {"a": 0.8}, {"a": info}), 6)
-        12.5
-    """
-    common = [t for t in tasks if t in metrics and t in single]
-    if not common:
-        raise MtlspecError("no task has both a metric and a single-task metric")
-    total = 0.0
-    for t in common:
-        if single[t] == 0:
-            raise MtlspecError(f"task {t}: single-task metric is 0; Δ is undefined")
-        sign = 1.0 if tasks[t].higher_is_better else -1.0
-        total += sign * (metrics[t] - single[t]) / abs(single[t]) * 100
-    return total / len(common)
-
-
-def _rng_state() -> dict[str, Any]:
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    return {"torch": torch.get_rng_state(), "python": random.getstate(),
-            "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached]}
-
-
-def _set_rng_state(state: Mapping[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    kind, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
-
-
-def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Write a checkpoint atomically (a kill during the write keeps the previous one)."""
-    save_torch(path, state)
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Read a checkpoint with `weights_only=True` (it runs no code).
-
-    Raises:
-        MtlspecError: unreadable or not a training checkpoint.
-    """
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise MtlspecError(f"cannot read checkpoint {path}: {err}") from None
-    if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
-        raise MtlspecError(f"{path} is not an mtlspec training checkpoint")
-    return state
 
 
 @dataclass
@@ -272,10 +223,13 @@ def train(
         MtlspecError: model/data mismatch, bad settings, unreadable or foreign checkpoint.
 
     Example:
-        >>> data = load_data("multidigits")  # doctest: +SKIP
-        >>> result = train(model, data, weighting="rlw", epochs=1)  # doctest: +SKIP
-        >>> result.metrics  # doctest: +SKIP
-        {'left': 0.83, 'right': 0.81, 'parity': 0.67}
+        >>> from mtlspec import load_model
+        >>> from mtlspec.train.data import load_data
+        >>> data = load_data("multidigits", train_size=64, val_size=32, test_size=32)
+        >>> model = load_model("specs/conal_multidigits.mtl", seed=0)
+        >>> result = train(model, data, weighting="rlw", epochs=1, batch_size=32)
+        >>> result.steps, sorted(result.metrics), result.weighting
+        (2, ['left', 'parity', 'right'], 'rlw')
     """
     if epochs < 0 or batch_size < 1 or not lr > 0:
         raise MtlspecError("need epochs ≥ 0, batch size ≥ 1 and a positive learning rate")
@@ -333,7 +287,7 @@ def _restore(path: Path, config: dict[str, Any], model: nn.Module,
         weighting.load_state_dict(state["weighting"])
     except (RuntimeError, ValueError, KeyError) as err:
         raise MtlspecError(f"checkpoint {path} does not fit this model: {err}") from None
-    _set_rng_state(state["rng"])
+    set_rng_state(state["rng"])
     return _Run(**state["run"])
 
 
@@ -356,7 +310,7 @@ class _Loop:
         save_checkpoint(self.path, {
             "version": CHECKPOINT_VERSION, "config": self.config,
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-            "weighting": self.weighting.state_dict(), "rng": _rng_state(),
+            "weighting": self.weighting.state_dict(), "rng": rng_state(),
             "run": {k: getattr(run, k) for k in ("epoch", "step_in_epoch", "step", "history",
                                                   "seconds", "loss_sums", "weight_sums")},
         })

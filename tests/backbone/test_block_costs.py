@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mtlspec.backbone import block_costs, blocks_for
-from mtlspec.backbone.cost import count
+from mtlspec.backbone.flops import count
 
 
 def test_convnet_flops_and_params_by_hand():

@@ -38,7 +38,7 @@ def test_channels_last_output_is_permuted_not_misread():
     bb = _blocks("channels_last")
     assert bb.layout.kind == "nhwc" and not bb.layout.declared
     assert bb.info[-1].output_shape == (1, 5, 8, 8)  # 5 channels, not H=8
-    model = compile(parse(_spec("channels_last"))).eval()
+    model = compile(parse(_spec("channels_last")), allow_import=True).eval()
     out = model(torch.randn(1, 3, 16, 16))
     assert out["seg"].shape == (1, 3, 16, 16) and out["cls"].shape == (1, 4)
     assert model.heads["seg"][0].in_channels == 5
@@ -62,10 +62,10 @@ def test_pooled_output_feeds_pooled_heads_and_rejects_dense_ones(tmp_path):
     assert bb.layout.kind == "pooled" and bb.info[-1].output_shape == (1, 8)
     path = tmp_path / "m.mtl"
     path.write_text(_spec("pooled", head="mlp(classes=2)"))
-    ok = CliRunner().invoke(main, ["cost", str(path)])
+    ok = CliRunner().invoke(main, ["cost", "--allow-import", str(path)])
     assert ok.exit_code == 0, ok.output
     path.write_text(_spec("pooled"))
-    bad = CliRunner().invoke(main, ["cost", str(path)])
+    bad = CliRunner().invoke(main, ["cost", "--allow-import", str(path)])
     assert bad.exit_code == 2, bad.output
     assert "needs a spatial feature map" in bad.output and "pooled (N×8)" in bad.output
 
