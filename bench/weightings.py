@@ -36,7 +36,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mtlspec.cli.train import parse_data_options  # noqa: E402
+from mtlspec.cli.options import parse_data_options  # noqa: E402
 from mtlspec.compile import compile  # noqa: E402
 from mtlspec.spec import load, validate  # noqa: E402
 from mtlspec.train.data import load_data  # noqa: E402

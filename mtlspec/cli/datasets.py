@@ -6,16 +6,18 @@ import json
 
 import click
 
+from mtlspec.cli.options import json_option
+
 
 @click.command("datasets")
-@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@json_option("the list")
 def datasets_command(as_json: bool) -> None:
     """List the published result tables shipped with mtlspec.
 
     \b
     mtlspec group --table standley:setting1 --sweep 1:5:0.5
     mtlspec recommend --spec specs/nyuv2_resnet34.mtl --pairs treemtl:nyuv2-resnet34 \\
-        --max-models 1.5
+        --max-models 2
     """
     from mtlspec.data.published import TABLES
 

@@ -11,6 +11,14 @@ from typing import Any
 
 import click
 
+from mtlspec.cli.options import (
+    allow_import_option,
+    data_options_option,
+    device_option,
+    json_option,
+    parse_data_options,
+    parse_key_values,
+)
 from mtlspec.errors import MtlspecError
 from mtlspec.io import save_torch
 from mtlspec.spec import load, validate
@@ -48,50 +56,6 @@ def parse_task_weights(text: str) -> dict[str, float]:
     return weights
 
 
-def parse_options(pairs: tuple[str, ...], flag: str = "--weighting-option") -> dict[str, str]:
-    """`("alpha=0.5", "rep_grad=true")` → {"alpha": "0.5", "rep_grad": "true"} (the weighting
-    converts each to its option's type).
-
-    Raises:
-        MtlspecError: an item is not KEY=VALUE.
-
-    Example:
-        >>> parse_options(("alpha=0.5",))
-        {'alpha': '0.5'}
-    """
-    out: dict[str, str] = {}
-    for pair in pairs:
-        key, eq, value = (part.strip() for part in pair.partition("="))
-        if not eq or not key:
-            raise MtlspecError(f"{flag} takes KEY=VALUE, got {pair!r}")
-        out[key] = value
-    return out
-
-
-def parse_data_options(pairs: tuple[str, ...]) -> dict[str, Any]:
-    """`("overlap=2", "val_size=500")` → {"overlap": 2, "val_size": 500} (ints, floats, text).
-
-    Raises:
-        MtlspecError: an item is not KEY=VALUE.
-
-    Example:
-        >>> parse_data_options(("overlap=2",))
-        {'overlap': 2}
-    """
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, eq, value = (part.strip() for part in pair.partition("="))
-        if not eq or not key:
-            raise MtlspecError(f"--data-option takes KEY=VALUE, got {pair!r}")
-        for kind in (int, float):
-            try:
-                out[key] = kind(value)
-                break
-            except ValueError:
-                out[key] = value
-    return out
-
-
 def _baseline(path: str) -> dict[str, float]:
     """Single-task metrics from a JSON file: {task: value} or `mtlspec train --json` output."""
     try:
@@ -120,7 +84,7 @@ def _check_tasks(spec: Any, data: str) -> list[str]:
 
 def _report(doc: Any, data: str, result: Any, infos: dict, baseline: dict | None,
             output: str | None) -> dict[str, Any]:
-    from mtlspec.train.loop import relative_delta
+    from mtlspec.train.delta import relative_delta
 
     report: dict[str, Any] = {
         "file": doc.filename, "spec": doc.spec.name, "data": data,
@@ -142,7 +106,7 @@ def _report(doc: Any, data: str, result: Any, infos: dict, baseline: dict | None
 
 
 def _print_report(report: dict[str, Any]) -> None:
-    from mtlspec.cli.tables import print_table
+    from mtlspec.cli.rich_table import print_table
 
     rows = []
     for t, row in report["tasks"].items():
@@ -197,8 +161,7 @@ def _print_weighting(report: dict[str, Any]) -> None:
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seeds initialisation, data splits and order.")
 @click.option("--train-size", type=click.IntRange(min=1), help="Training items (data default).")
-@click.option("--data-option", "data_options", multiple=True, metavar="KEY=VALUE",
-              help="Data set option, e.g. overlap=2 or val_size=500 (repeatable).")
+@data_options_option("overlap=2 or val_size=500")
 @click.option("--checkpoint", type=click.Path(file_okay=False),
               help="Folder for the checkpoint (written atomically each epoch and every "
                    "--checkpoint-every steps).")
@@ -207,14 +170,13 @@ def _print_weighting(report: dict[str, Any]) -> None:
 @click.option("--resume", is_flag=True, help="Continue from --checkpoint (exactly as if "
                                               "never stopped).")
 @click.option("--max-steps", type=click.IntRange(min=0), help="Stop after this many steps.")
-@click.option("--device", default=None, metavar="DEVICE",
-              help="Train on this device: cpu (default), cuda, cuda:1.")
+@device_option("Train on this device: cpu (default), cuda, cuda:1.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write the trained state dict (for `mtlspec build --weights`).")
 @click.option("--baseline", type=click.Path(dir_okay=False),
               help="Single-task metrics (JSON {task: value}) to report Δ against.")
-@click.option("--allow-import", is_flag=True, help="Allow a 'pkg.module:callable' backbone.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@allow_import_option
+@json_option()
 def train_command(file: str, data: str, weighting: str, weighting_options: tuple[str, ...],
                   task_weights: str | None, normalization: str | None, epochs: int,
                   batch_size: int, lr: float, seed: int,
@@ -237,16 +199,14 @@ def train_command(file: str, data: str, weighting: str, weighting_options: tuple
     if resume and not checkpoint:
         raise MtlspecError("--resume needs --checkpoint DIR (where the run saved its state)")
     weights = parse_task_weights(task_weights) if task_weights is not None else None
-    method_options = parse_options(weighting_options)
+    method_options = parse_key_values(weighting_options, "--weighting-option")
     base = _baseline(baseline) if baseline else None
     doc = load(file)
-    spec = validate(doc)
-    names = _check_tasks(spec, data)
+    names = _check_tasks(validate(doc), data)
     import torch
 
-    from mtlspec.compile import compile
-    from mtlspec.train.data import load_data
-    from mtlspec.train.loop import train
+    from mtlspec import load_model
+    from mtlspec.train.settings import RunSettings, fit
     from mtlspec.train.weighting import make_weighting
 
     w = make_weighting(weighting, weights=weights, normalization=normalization, seed=seed,
@@ -254,14 +214,14 @@ def train_command(file: str, data: str, weighting: str, weighting_options: tuple
     options = parse_data_options(data_options)
     if train_size:
         options["train_size"] = train_size
-    splits = load_data(data, tasks=names, seed=seed, **options)
-    torch.manual_seed(seed)  # the initial weights depend on the seed only
-    base_dir = Path(".") if file == "-" else Path(file).parent
-    model = compile(spec, base_dir=base_dir, allow_import=allow_import)
-    result = train(model, splits, weighting=w, epochs=epochs, batch_size=batch_size, lr=lr,
-                   seed=seed, checkpoint=checkpoint, resume=resume, progress=not as_json,
-                   max_steps=max_steps, checkpoint_every=checkpoint_every if checkpoint else None,
-                   device=device)
+    settings = RunSettings(data=data, data_options=options, epochs=epochs,
+                           batch_size=batch_size, lr=lr, seed=seed, weighting=weighting)
+    splits = settings.load_data(names)
+    model = load_model(doc, allow_import=allow_import, seed=seed,  # initial weights: the seed
+                       dtype=torch.float32)  # float32 master weights
+    result = fit(model, splits, settings, weighting=w, checkpoint=checkpoint, resume=resume,
+                 progress=not as_json, max_steps=max_steps,
+                 checkpoint_every=checkpoint_every if checkpoint else None, device=device)
     if output:
         save_torch(output, model.state_dict())
     report = _report(doc, data, result, splits.tasks, base, output)

@@ -37,7 +37,7 @@ def weightings_command(as_json: bool, verbose: bool) -> None:
         return
     from rich.markup import escape
 
-    from mtlspec.cli.tables import print_table
+    from mtlspec.cli.rich_table import print_table
 
     print_table(f"{len(rows)} weightings", [
         {"name": r["name"], "kind": r["kind"], "needs": r["needs"], "paper": r["paper"],

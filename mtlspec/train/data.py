@@ -24,6 +24,7 @@ import torch
 from torch.utils.data import Dataset
 
 from mtlspec.errors import MtlspecError
+from mtlspec.registry import registers_into
 
 
 @dataclass(frozen=True)
@@ -88,10 +89,20 @@ class DataSplits:
 
 
 DatasetBuilder = Callable[..., DataSplits]
-_DATASETS: dict[str, DatasetBuilder] = {}
 
 
-_DATASET_TASKS: dict[str, tuple[str, ...]] = {}
+@dataclass(frozen=True)
+class RegisteredDataset:
+    """A data-set registry entry: its builder and the task names it offers."""
+
+    builder: DatasetBuilder
+    tasks: tuple[str, ...]
+
+
+_DATASETS: dict[str, RegisteredDataset] = {}
+_register = registers_into(_DATASETS, "data set",
+                           lambda name, builder, *, tasks=(): RegisteredDataset(builder,
+                                                                                tuple(tasks)))
 
 
 def register_dataset(name: str, *, tasks: Sequence[str] = ()) -> Callable[[DatasetBuilder],
@@ -102,15 +113,7 @@ def register_dataset(name: str, *, tasks: Sequence[str] = ()) -> Callable[[Datas
     Raises:
         ValueError: the name is already registered.
     """
-
-    def decorate(builder: DatasetBuilder) -> DatasetBuilder:
-        if name in _DATASETS:
-            raise ValueError(f"data set {name!r} is already registered")
-        _DATASETS[name] = builder
-        _DATASET_TASKS[name] = tuple(tasks)
-        return builder
-
-    return decorate
+    return _register(name, tasks=tasks)
 
 
 def dataset_tasks(name: str) -> tuple[str, ...]:
@@ -125,7 +128,7 @@ def dataset_tasks(name: str) -> tuple[str, ...]:
     """
     if name not in _DATASETS:
         raise MtlspecError(f"unknown data set {name!r}; available: {', '.join(list_datasets())}")
-    return _DATASET_TASKS[name]
+    return _DATASETS[name].tasks
 
 
 def list_datasets() -> list[str]:
@@ -170,7 +173,7 @@ def load_data(
     for key, value in sizes.items():
         if value < 1:
             raise MtlspecError(f"{key} must be at least 1, got {value}")
-    builder = _DATASETS[name]
+    builder = _DATASETS[name].builder
     accepted = inspect.signature(builder).parameters
     unknown = sorted(set(options) - set(accepted))
     if unknown:

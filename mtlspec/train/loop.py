@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,17 +19,21 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import Dataset, default_collate
 
 from mtlspec.errors import MtlspecError
-from mtlspec.io import save_torch
-from mtlspec.train.data import DataSplits, TaskInfo
-from mtlspec.train.losses import loss_for, metric_for
+from mtlspec.train.checkpoint import (
+    CHECKPOINT_NAME,
+    CHECKPOINT_VERSION,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from mtlspec.train.data import DataSplits
+from mtlspec.train.evaluate import batch_of, batches, device_of, evaluate, model_tasks
+from mtlspec.train.losses import loss_for
 from mtlspec.train.step import Stepper
 from mtlspec.train.weighting import Weighting, make_weighting
-
-CHECKPOINT_NAME = "last.pt"
-CHECKPOINT_VERSION = 1
 
 
 @dataclass
@@ -74,147 +78,10 @@ def _device(name: str | torch.device) -> torch.device:
     return device
 
 
-def device_of(model: nn.Module) -> torch.device:
-    """Where the model's parameters live (the CPU for a model without any)."""
-    return next(iter(model.parameters()), torch.empty(0)).device
-
-
-def _batch(dataset: Dataset, indices: torch.Tensor,
-           device: torch.device | None = None) -> tuple[torch.Tensor, dict]:
-    gather = getattr(dataset, "batch", None)
-    x, y = gather(indices) if callable(gather) else default_collate(
-        [dataset[int(i)] for i in indices])
-    if device is None or device.type == "cpu":
-        return x, y
-    return x.to(device), {t: v.to(device) for t, v in y.items()}
-
-
 def _order(n: int, seed: int, epoch: int) -> torch.Tensor:
     key = np.random.SeedSequence([seed, epoch]).generate_state(2, np.uint32)
     gen = torch.Generator().manual_seed(int(key[0]) << 32 | int(key[1]))
     return torch.randperm(n, generator=gen)
-
-
-def _batches(n: int, batch_size: int, order: torch.Tensor, start: int) -> Iterator[torch.Tensor]:
-    for b in range(start, (n + batch_size - 1) // batch_size):
-        yield order[b * batch_size:(b + 1) * batch_size]
-
-
-def model_tasks(model: nn.Module, data: DataSplits) -> list[str]:
-    """The tasks a model predicts (its `task_names`, else one forward pass), checked
-    against the data set: every one must be a data task with a matching output size.
-
-    Raises:
-        MtlspecError: a task the data set lacks, or a head whose output size does not match.
-    """
-    x, _ = _batch(data.train, torch.arange(min(2, len(data.train))), device_of(model))
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            out = model(x)
-    finally:
-        model.train(was_training)
-    names = list(getattr(model, "task_names", None) or out)
-    missing = [t for t in names if t not in data.tasks]
-    if missing:
-        raise MtlspecError(
-            f"the model predicts task(s) {', '.join(missing)} that data set "
-            f"{data.name or '?'} does not have; its tasks: {', '.join(data.tasks)}")
-    for t in names:
-        info, got = data.tasks[t], out[t].shape
-        size = got[1] if len(got) > 1 else 1
-        if size != info.outputs or len(got) > 2:
-            raise MtlspecError(
-                f"task {t}: the head outputs shape {tuple(got[1:])} per item but data set "
-                f"{data.name or '?'} needs {info.outputs} ({info.kind}); write "
-                + (f"classes={info.outputs}" if info.kind == "classification" else "out=1")
-                + " in the head")
-    return names
-
-
-def evaluate(model: nn.Module, dataset: Dataset, tasks: Mapping[str, TaskInfo], *,
-             batch_size: int = 256) -> dict[str, float]:
-    """Each task's metric on a data set (eval mode, no gradients), item-weighted mean.
-
-    Example:
-        >>> evaluate(model, data.test, data.tasks)  # doctest: +SKIP
-        {'left': 0.91, 'right': 0.88, 'parity': 0.83}
-    """
-    was_training = model.training
-    model.eval()
-    sums = dict.fromkeys(tasks, 0.0)
-    n = len(dataset)
-    device = device_of(model)
-    try:
-        with torch.no_grad():
-            for idx in _batches(n, batch_size, torch.arange(n), 0):
-                x, y = _batch(dataset, idx, device)
-                out = model(x)
-                for t, info in tasks.items():
-                    sums[t] += metric_for(info)(out[t], y[t]) * len(idx)
-    finally:
-        model.train(was_training)
-    return {t: s / max(n, 1) for t, s in sums.items()}
-
-
-def relative_delta(metrics: Mapping[str, float], single: Mapping[str, float],
-                   tasks: Mapping[str, TaskInfo]) -> float:
-    """Δ in % against single-task models: mean over tasks of ±(M_t − S_t)/S_t · 100, with +
-    when higher is better (positive Δ = better than single-task).
-
-    Raises:
-        MtlspecError: no task in common, or a single-task metric of 0.
-
-    Example:
-        >>> info = TaskInfo("a", "classification", 10, "cross_entropy", "accuracy", True)
-        >>> round(relative_delta({"a": 0.9}, {"a": 0.8}, {"a": info}), 6)
-        12.5
-    """
-    common = [t for t in tasks if t in metrics and t in single]
-    if not common:
-        raise MtlspecError("no task has both a metric and a single-task metric")
-    total = 0.0
-    for t in common:
-        if single[t] == 0:
-            raise MtlspecError(f"task {t}: single-task metric is 0; Δ is undefined")
-        sign = 1.0 if tasks[t].higher_is_better else -1.0
-        total += sign * (metrics[t] - single[t]) / abs(single[t]) * 100
-    return total / len(common)
-
-
-def _rng_state() -> dict[str, Any]:
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    return {"torch": torch.get_rng_state(), "python": random.getstate(),
-            "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached]}
-
-
-def _set_rng_state(state: Mapping[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    kind, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
-
-
-def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Write a checkpoint atomically (a kill during the write keeps the previous one)."""
-    save_torch(path, state)
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Read a checkpoint with `weights_only=True` (it runs no code).
-
-    Raises:
-        MtlspecError: unreadable or not a training checkpoint.
-    """
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise MtlspecError(f"cannot read checkpoint {path}: {err}") from None
-    if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
-        raise MtlspecError(f"{path} is not an mtlspec training checkpoint")
-    return state
 
 
 @dataclass
@@ -279,10 +146,13 @@ def train(
         MtlspecError: model/data mismatch, bad settings, unreadable or foreign checkpoint.
 
     Example:
-        >>> data = load_data("multidigits")  # doctest: +SKIP
-        >>> result = train(model, data, weighting="rlw", epochs=1)  # doctest: +SKIP
-        >>> result.metrics  # doctest: +SKIP
-        {'left': 0.83, 'right': 0.81, 'parity': 0.67}
+        >>> from mtlspec import load_model
+        >>> from mtlspec.train.data import load_data
+        >>> data = load_data("multidigits", train_size=64, val_size=32, test_size=32)
+        >>> model = load_model("specs/conal_multidigits.mtl", seed=0)
+        >>> result = train(model, data, weighting="rlw", epochs=1, batch_size=32)
+        >>> result.steps, sorted(result.metrics), result.weighting
+        (2, ['left', 'parity', 'right'], 'rlw')
     """
     if epochs < 0 or batch_size < 1 or not lr > 0:
         raise MtlspecError("need epochs ≥ 0, batch size ≥ 1 and a positive learning rate")
@@ -305,7 +175,7 @@ def train(
     random.seed(seed)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr,
                                  weight_decay=weight_decay)
-    probe = _batch(data.train, torch.arange(min(batch_size, len(data.train))),
+    probe = batch_of(data.train, torch.arange(min(batch_size, len(data.train))),
                    device_of(model))[0]
     stepper = Stepper(model, tasks, [loss_for(infos[t]) for t in tasks], weighting, probe)
     config = {"tasks": tasks, "weighting": weighting.name,
@@ -347,7 +217,7 @@ def _restore(path: Path, config: dict[str, Any], model: nn.Module,
         weighting.load_state_dict(state["weighting"])
     except (RuntimeError, ValueError, KeyError) as err:
         raise MtlspecError(f"checkpoint {path} does not fit this model: {err}") from None
-    _set_rng_state(state["rng"])
+    set_rng_state(state["rng"])
     return _Run(**state["run"])
 
 
@@ -370,7 +240,7 @@ class _Loop:
         save_checkpoint(self.path, {
             "version": CHECKPOINT_VERSION, "config": self.config,
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-            "weighting": self.weighting.state_dict(), "rng": _rng_state(),
+            "weighting": self.weighting.state_dict(), "rng": rng_state(),
             "run": {k: getattr(run, k) for k in ("epoch", "step_in_epoch", "step", "history",
                                                   "seconds", "loss_sums", "weight_sums",
                                                   "conflict_sums", "conflict_steps",
@@ -395,12 +265,12 @@ class _Loop:
         run = self.run_state
         order = _order(n, self.seed, run.epoch)
         self.model.train()
-        for idx in _batches(n, self.batch_size, order, run.step_in_epoch):
+        for idx in batches(n, self.batch_size, order, run.step_in_epoch):
             if max_steps is not None and run.step >= max_steps:
                 self.save()
                 return False
             start = time.perf_counter()
-            x, y = _batch(self.data.train, idx, self.device)
+            x, y = batch_of(self.data.train, idx, self.device)
             losses, weights = self.stepper.step(x, y, self.optimizer)
             run.seconds += time.perf_counter() - start
             run.step += 1

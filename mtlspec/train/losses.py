@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
-from mtlspec.compile.registry import registers_into
 from mtlspec.errors import MtlspecError
+from mtlspec.registry import registers_into
 from mtlspec.train.data import TaskInfo
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -37,16 +37,9 @@ _METRICS: dict[str, Metric] = {}
 register_loss = registers_into(_LOSSES, "loss")
 
 
-def register_metric(name: str, *, higher_is_better: bool) -> Callable[[MetricFn], MetricFn]:
-    """Decorator: register a metric under `name` with its direction (duplicates rejected)."""
-
-    def decorate(fn: MetricFn) -> MetricFn:
-        if name in _METRICS:
-            raise ValueError(f"metric {name!r} is already registered")
-        _METRICS[name] = Metric(fn, higher_is_better)
-        return fn
-
-    return decorate
+# Decorator: register a metric under a name with its direction (`higher_is_better=`).
+register_metric = registers_into(
+    _METRICS, "metric", lambda name, fn, *, higher_is_better: Metric(fn, higher_is_better))
 
 
 def list_losses() -> list[str]:

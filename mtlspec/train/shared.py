@@ -84,9 +84,12 @@ def shared_split(model: nn.Module, *, method: str = "mgda-ub") -> tuple[Trunk, R
         MtlspecError: the model has no all-shared trunk or does not say what it is.
 
     Example:
-        >>> trunk, rest = shared_split(compile(spec))  # doctest: +SKIP
-        >>> rest(trunk(x))["left"].shape  # doctest: +SKIP
-        torch.Size([64, 10])
+        >>> from mtlspec import load_model
+        >>> model = load_model("specs/conal_multidigits.mtl").eval()
+        >>> trunk, rest = shared_split(model)
+        >>> x = torch.zeros(4, 1, 8, 16)
+        >>> torch.equal(rest(trunk(x))["left"], model(x)["left"])
+        True
     """
     own = getattr(model, "shared_split", None)
     if callable(own):

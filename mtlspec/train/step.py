@@ -44,8 +44,20 @@ class Stepper:
             without a shared trunk.
 
     Example:
-        >>> stepper = Stepper(model, tasks, fns, make_weighting("upgrad"), x)  # doctest: +SKIP
-        >>> losses, weights = stepper.step(x, y, optimizer)  # doctest: +SKIP
+        >>> from mtlspec import load_model
+        >>> from mtlspec.train.weighting import make_weighting
+        >>> model = load_model("specs/conal_multidigits.mtl", seed=0)
+        >>> tasks = ["left", "right"]
+        >>> weighting = make_weighting("upgrad")
+        >>> weighting.bind(tasks)
+        >>> x = torch.randn(4, 1, 8, 16)
+        >>> y = {t: torch.tensor([0, 1, 2, 3]) for t in tasks}
+        >>> ce = torch.nn.functional.cross_entropy
+        >>> stepper = Stepper(model, tasks, [ce, ce], weighting, x)
+        >>> optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        >>> losses, weights = stepper.step(x, y, optimizer)
+        >>> sorted(weights), stepper.conflict is not None
+        (['left', 'right'], True)
     """
 
     def __init__(self, model: nn.Module, tasks: Sequence[str], losses: Sequence[LossFn],
