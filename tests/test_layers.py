@@ -2,10 +2,10 @@
 packages import each other (even through others), no module is longer than 400 lines, and
 the torch-free entry points stay torch-free.
 
-Layers, low to high: errors/io/registry/usercode → spec → backbone, exporters, draw → compile → cost →
-data → train → search → plan → cli (and the pytest plugin). `draw` reads only the IR. Every
-import counts, also one inside a function; `mtlspec.load_model` (the package's lazy facade)
-counts as the compile layer, `mtlspec.__version__` as the lowest.
+Layers, low to high: errors/io/registry/usercode/cache → spec → backbone, exporters, draw →
+compile → cost → data → train → search → plan → cli (and the pytest plugin). `draw` reads
+only the IR. Every import counts, also one inside a function; `mtlspec.load_model` (the
+package's lazy facade) counts as the compile layer, `mtlspec.__version__` as the lowest.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [
-    ("mtlspec.errors", "mtlspec.io", "mtlspec.registry", "mtlspec.usercode"),
+    ("mtlspec.errors", "mtlspec.io", "mtlspec.registry", "mtlspec.usercode", "mtlspec.cache"),
     ("mtlspec.spec",),
     ("mtlspec.backbone", "mtlspec.exporters", "mtlspec.draw"),
     ("mtlspec.compile",),

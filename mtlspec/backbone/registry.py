@@ -7,6 +7,8 @@ Three kinds of names (the torch-free list a spec may use is `mtlspec.spec.catalo
   `head` (its input is the feature map), because dense tasks need the spatial map and heads are
   the compiler's business.
 - `convnet`: the built-in `ConvNet`.
+- `timm.NAME`: a timm model (optional extra `mtlspec[timm]`), random weights, its
+  `forward_features` (see `timm_source`).
 - `"pkg.module:callable"`: user code returning a module whose output is the feature map; it is
   imported only when explicitly allowed, since importing runs arbitrary code.
 
@@ -27,6 +29,7 @@ from torch import nn
 from mtlspec import usercode
 from mtlspec.backbone.convnet import ConvNet
 from mtlspec.backbone.errors import BackboneError
+from mtlspec.backbone.timm_source import build_timm, is_timm
 from mtlspec.errors import MtlspecError
 from mtlspec.registry import registers_into
 from mtlspec.spec import catalog
@@ -44,6 +47,9 @@ class BackboneDef:
         min_size: smallest input height and width the model accepts.
         size_multiple: height and width must be multiples of this (MaxViT's fixed windows).
         sized: the builder takes `input_size=(H, W)`; `build` passes the input's.
+        end: a module whose output is the feature map (instead of a `head` to cut off).
+        size_arg: the builder's input-size argument when `sized`: "input_size" takes (H, W),
+            "image_size" (torchvision ViT) takes one int and needs a square input.
     """
 
     name: str
@@ -52,6 +58,8 @@ class BackboneDef:
     min_size: int = 1
     size_multiple: int = 1
     sized: bool = False
+    end: str | None = None
+    size_arg: str = "input_size"
 
 
 @dataclass
@@ -62,6 +70,7 @@ class Backbone:
     model: nn.Module
     head: str | None = None
     args: dict[str, Any] = field(default_factory=dict)
+    end: str | None = None
 
 
 _REGISTRY: dict[str, BackboneDef] = {}
@@ -70,13 +79,13 @@ _register = registers_into(_REGISTRY, "backbone", BackboneDef)
 
 def register_backbone(
     name: str, *, head: str | None = None, min_size: int = 1, size_multiple: int = 1,
-    sized: bool = False,
+    sized: bool = False, end: str | None = None, size_arg: str = "input_size",
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Decorator registering a keyword-only builder under `name` (duplicates are rejected).
 
     Args:
         name: registry name; must also be listed in `mtlspec.spec.catalog`.
-        head, min_size, size_multiple, sized: see `BackboneDef`.
+        head, min_size, size_multiple, sized, end, size_arg: see `BackboneDef`.
 
     Returns:
         The decorator; it returns the builder unchanged.
@@ -93,7 +102,7 @@ def register_backbone(
     """
 
     return _register(name, head=head, min_size=min_size, size_multiple=size_multiple,
-                     sized=sized)
+                     sized=sized, end=end, size_arg=size_arg)
 
 
 def list_backbones() -> list[str]:
@@ -132,6 +141,7 @@ _FAMILIES: dict[str, tuple[str, int, dict[str, Any]]] = {
     "squeezenet1_1": ("classifier.0", 17, {}),
     "swin": ("avgpool", 4, {}),
     "vgg": ("avgpool", 32, {}),
+    "vit": ("", 14, {}),  # ends at `encoder` (tokens); see _register_torchvision
 }
 
 # Catalogue names deliberately left out of the registry, with the reason shown to users.
@@ -150,7 +160,10 @@ def _torchvision_builder(model: str, defaults: dict[str, Any]) -> Callable[..., 
                     hint="pass a weights file instead (--weights FILE), loaded with "
                     "torch.load(weights_only=True)",
                 )
-        return models.get_model(model, weights=None, **{**defaults, **kwargs})
+        built = models.get_model(model, weights=None, **{**defaults, **kwargs})
+        if model.startswith("vit_"):
+            built.mtlspec_prefix_tokens = 1  # the class token, before the patch tokens
+        return built
 
     builder.__name__ = model
     return builder
@@ -165,6 +178,12 @@ def _register_torchvision() -> None:
         head, min_size, defaults = _FAMILIES[family]
         # MaxViT's attention windows are fixed at construction: 7x7 partitions of H/32 x W/32.
         multiple, sized = (224, True) if family == "maxvit" else (1, False)
+        if family == "vit":  # a square image_size fixed at construction, a multiple of the patch
+            patch = int(model.rsplit("_", 1)[1])
+            register_backbone(name, min_size=patch, size_multiple=patch, sized=True,
+                              end="encoder", size_arg="image_size",
+                              )(_torchvision_builder(model, defaults))
+            continue
         register_backbone(name, head=head, min_size=min_size, size_multiple=multiple,
                           sized=sized)(_torchvision_builder(model, defaults))
 
@@ -212,13 +231,25 @@ def build(
     args = dict(args or {})
     if catalog.is_custom_ref(name):
         return Backbone(name, _import_custom(name, args, allow_import), None, args)
+    if is_timm(name):
+        return Backbone(name, build_timm(name, args, input_shape), None, args)
     entry = _lookup(name)
     if input_shape is not None:
         _check_size(entry, input_shape)
-        if entry.sized and "input_size" not in args:
-            args["input_size"] = tuple(input_shape[-2:])
+        if entry.sized and entry.size_arg not in args:
+            args[entry.size_arg] = _size_value(entry, input_shape)
     model = _call_builder(name, entry.builder, args)
-    return Backbone(name, model, entry.head, args)
+    return Backbone(name, model, entry.head, args, entry.end)
+
+
+def _size_value(entry: BackboneDef, input_shape: tuple[int, ...]) -> Any:
+    h, w = input_shape[-2:]
+    if entry.size_arg != "image_size":
+        return (h, w)
+    if h != w:
+        raise BackboneError(f"{entry.name} needs a square input (its image_size is one number), "
+                            f"got {h}x{w}", hint="use a timm ViT (timm.vit_*) for other shapes")
+    return h
 
 
 def _lookup(name: str) -> BackboneDef:

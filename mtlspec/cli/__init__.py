@@ -70,6 +70,7 @@ main.lazy.update({
     "build": "mtlspec.cli.model_commands:build_command",
     "draw": "mtlspec.cli.draw:draw_command",
     "train": "mtlspec.cli.train:train_command",
+    "weightings": "mtlspec.cli.weightings:weightings_command",
     "enumerate": "mtlspec.cli.recommend:enumerate_command",
     "recommend": "mtlspec.cli.recommend:recommend_group",
     "group": "mtlspec.cli.grouping:group",

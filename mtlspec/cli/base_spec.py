@@ -26,3 +26,15 @@ def load_base(path: str, kind: str, needed_by: str) -> Any:
     spec = validate(load(path))
     require_kind(spec, kind, needed_by, where=path)
     return spec
+
+
+def warn_mapping(base: Any, source: str) -> None:
+    """Warn (stderr) when `base` cuts its backbone elsewhere than the paper (`treemtl`,
+    `conal`) whose result it is about to receive (`mtlspec.search.published_blocks`)."""
+    import click
+
+    from mtlspec.search.published_blocks import mismatch
+
+    why = mismatch(base, source)
+    if why is not None:
+        click.echo(f"warning: {why}", err=True)

@@ -32,15 +32,17 @@ class Baselines:
     """
 
     def __init__(self, against: tuple[str, ...], files: tuple[str, ...],
-                 allow_import: bool) -> None:
+                 allow_import: bool, use_cache: bool = True) -> None:
         self.allow_import = allow_import
+        self.use_cache = use_cache
         self.sources: list[tuple[str, str | Side]] = []  # (as given, revision or side)
         for arg in against:
             if arg.startswith("git:") and split_git(arg)[1] is None:
                 # checked per file, in its folder's repository (git_show, check_revision)
                 self.sources.append((arg, split_git(arg)[0]))
             else:
-                self.sources.append((arg, load_side(arg, allow_import=allow_import)))
+                self.sources.append((arg, load_side(arg, allow_import=allow_import,
+                                                    use_cache=use_cache)))
         self.single = len(files) == 1 and len(against) == 1
         self.used: set[str] = set()
 
@@ -54,7 +56,8 @@ class Baselines:
                 text = git_show(source, side.name, arg, missing_ok=True)
                 if text is not None:
                     return load_side(f"git:{source}:{side.name}", text=text,
-                                     allow_import=self.allow_import)
+                                     allow_import=self.allow_import,
+                                     use_cache=self.use_cache)
             elif self.single or source.saved.spec == side.saved.spec:
                 self.used.add(arg)
                 return source

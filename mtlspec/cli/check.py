@@ -17,6 +17,7 @@ from mtlspec.cli.options import (
     allow_import_option,
     count_option,
     emit_report,
+    no_cache_option,
     output_format_option,
     resolve_output_format,
 )
@@ -79,13 +80,20 @@ def _check_one(path: str, flags: dict[str, Any], baselines: Any, options: dict[s
                ) -> Checked:
     """Cost one spec, apply its budgets and flags, measure latency, compare with a baseline."""
     from mtlspec.cli.sources import cost_spec_text, read_source
+    from mtlspec.cost.cached import Figures
+    from mtlspec.spec import parse_document
 
     checked = Checked(path)
     try:
-        side = cost_spec_text(path, read_source(path), allow_import=options["allow_import"])
+        text = read_source(path)
+        budget = parse_document(text, path).spec.budget  # measured budgets need the model
+        measured = budget is not None and budget.latency_ms is not None
+        side = cost_spec_text(path, text, allow_import=options["allow_import"],
+                              use_cache=options["use_cache"],
+                              need_model=measured and not options["skip_latency"])
         checked.document = side.document
         spec = side.document.spec
-        checked.limits = budget_limits(path, spec, side.report, **flags)
+        checked.limits = budget_limits(path, spec, Figures(side.data), **flags)
         _measure_latency(checked, side.model, options)
         if not checked.limits and not (spec.budget and spec.budget.latency_ms):
             checked.notes.append("no budget (add `budget { ... }` or pass "
@@ -143,12 +151,13 @@ def _compare(checked: Checked, side: Any, baselines: Any, max_increase: float) -
               help="Do not measure latency_ms budgets (noisy or shared runners).")
 @click.option("--latency-runs", "runs", type=click.IntRange(1, 100_000), default=30,
               show_default=True, help="Timed runs per latency_ms budget (the median counts).")
+@no_cache_option
 @allow_import_option
 @output_format_option()
 def check_command(files: tuple[str, ...], max_gmacs: float | None, max_params: int | None,
                   against: tuple[str, ...], max_increase: float | None, skip_latency: bool,
-                  runs: int, allow_import: bool, as_json: bool, output_format: str,
-                  output: str | None) -> None:
+                  runs: int, no_cache: bool, allow_import: bool, as_json: bool,
+                  output_format: str, output: str | None) -> None:
     """Check spec FILES against their budgets (`budget { gmacs <= X; params <= N; units <= U;
     latency_ms <= T @ ort-cpu batch 1 }`), the flags, and a baseline; exit 1 if any spec is
     over or grew too much, 2 if a spec or baseline cannot be read or built.
@@ -164,10 +173,10 @@ def check_command(files: tuple[str, ...], max_gmacs: float | None, max_params: i
     chosen = resolve_output_format(output_format, as_json, output)
     if max_increase is not None and not against:
         raise click.UsageError("--max-increase needs --against BASE")
-    baselines = Baselines(against, files, allow_import) if against else None
+    baselines = Baselines(against, files, allow_import, not no_cache) if against else None
     flags = {"max_gmacs": max_gmacs, "max_params": max_params}
     options = {"allow_import": allow_import, "max_increase": max_increase or 0.0,
-               "skip_latency": skip_latency, "runs": runs}
+               "skip_latency": skip_latency, "runs": runs, "use_cache": not no_cache}
     results = [_check_one(path, flags, baselines, options) for path in files]
     unused = baselines.unused() if baselines is not None else []
     if unused and all(r.error is None for r in results):

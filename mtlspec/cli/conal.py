@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from mtlspec.cli.base_spec import load_base
+from mtlspec.cli.base_spec import load_base, warn_mapping
 from mtlspec.cli.options import allow_import_option, data_option, json_option
 from mtlspec.errors import MtlspecError
 from mtlspec.io import save_torch
@@ -187,6 +187,7 @@ def import_conal_command(arch, base_path, tasks, name, output, as_json) -> None:
     from mtlspec.search.conal import import_conal
 
     base = load_base(base_path, "model", "CoNAL needs its backbone and heads from")
+    warn_mapping(base, "conal")
     names = [t.strip() for t in tasks.split(",")] if tasks is not None else None
     if names is not None and not all(names):
         raise MtlspecError(f"--tasks {tasks!r} has an empty name; write e.g. a,b,c")

@@ -12,6 +12,7 @@ import click
 from mtlspec.cli.options import (
     allow_import_option,
     emit_report,
+    no_cache_option,
     output_format_option,
     resolve_output_format,
 )
@@ -76,10 +77,11 @@ def diff_cases(diff: CostDiff, file: str, spans: dict) -> list[Case]:
 @click.command("diff")
 @click.argument("base")
 @click.argument("new")
+@no_cache_option
 @allow_import_option
 @output_format_option()
-def diff_command(base: str, new: str, allow_import: bool, as_json: bool, output_format: str,
-                 output: str | None) -> None:
+def diff_command(base: str, new: str, no_cache: bool, allow_import: bool, as_json: bool,
+                 output_format: str, output: str | None) -> None:
     """Compare the cost of BASE and NEW: per node, per task path, per head and total, MACs and
     parameters, absolute and %, and the spec items (layout rows, topologies, networks,
     heads) that changed.
@@ -96,8 +98,8 @@ def diff_command(base: str, new: str, allow_import: bool, as_json: bool, output_
     from mtlspec.cost.diff import diff_costs
 
     chosen = resolve_output_format(output_format, as_json, output)
-    old = load_side(base, allow_import=allow_import)
-    now = load_side(new, allow_import=allow_import)
+    old = load_side(base, allow_import=allow_import, use_cache=not no_cache)
+    now = load_side(new, allow_import=allow_import, use_cache=not no_cache)
     diff = diff_costs(old.saved, now.saved, base_name=base, new_name=new)
     if chosen == "text":
         print_diff(diff)

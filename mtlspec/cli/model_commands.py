@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 
-from mtlspec.cli.options import allow_import_option, json_option
-from mtlspec.cost.budget import cost_json, percent
+from mtlspec.cli.options import allow_import_option, json_option, no_cache_option
+from mtlspec.cost.budget import percent
 from mtlspec.errors import MtlspecError
 
 
@@ -24,12 +24,6 @@ def _compiled(path: str, allow_import: bool, weights: str | None = None) -> tupl
 
     doc = load(path)
     return doc, load_model(doc, allow_import=allow_import, weights=weights)
-
-
-def _cost(model: Any) -> Any:
-    from mtlspec.cost import cost
-
-    return cost(model)
 
 
 def _unit(total: int) -> tuple[str, float]:
@@ -89,9 +83,11 @@ def _print_cost(data: dict[str, Any]) -> None:
 @click.option("--save", type=click.Path(dir_okay=False), metavar="FILE",
               help="Also write the report as JSON to FILE (atomically), with the spec text "
               "and its hash: a baseline for `mtlspec diff` and `mtlspec check --against`.")
+@no_cache_option
 @allow_import_option
 @json_option()
-def cost_command(file: str, save: str | None, allow_import: bool, as_json: bool) -> None:
+def cost_command(file: str, save: str | None, no_cache: bool, allow_import: bool,
+                 as_json: bool) -> None:
     """Compute (GMACs) and parameters of spec FILE: per node, per task path, heads, total,
     and relative to one independent single-task network per task. MACs follow fvcore's
     convention: one multiply-add counts once (papers that count 2 FLOPs per multiply-add
@@ -102,10 +98,12 @@ def cost_command(file: str, save: str | None, allow_import: bool, as_json: bool)
     mtlspec cost specs/nyuv2_dag.mtl --json
     mtlspec cost specs/nyuv2_resnet34.mtl --save baseline.json
     """
-    from mtlspec.cost.saved import saved_report
+    from mtlspec.cost.cached import spec_cost
+    from mtlspec.spec import load, validate
 
-    doc, model = _compiled(file, allow_import)
-    data = saved_report(cost_json(doc.filename, _cost(model)), doc.source)
+    doc = load(file)
+    validate(doc)
+    data = spec_cost(doc, allow_import=allow_import, use_cache=not no_cache).data
     if save is not None:
         from mtlspec.io import write_atomic
 

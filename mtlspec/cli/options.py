@@ -36,6 +36,26 @@ def data_option(name: str = "data") -> Decorator:
                         help="Data set name (`mtlspec.train.data.list_datasets()`).")
 
 
+def parse_key_values(pairs: tuple[str, ...], flag: str) -> dict[str, str]:
+    """`("alpha=0.5", "rep_grad = true")` → {"alpha": "0.5", "rep_grad": "true"}: the raw
+    text of a repeatable KEY=VALUE option (the reader converts each value to its type).
+
+    Raises:
+        MtlspecError: an item is not KEY=VALUE (the message names `flag`).
+
+    Example:
+        >>> parse_key_values(("alpha=0.5", "rep_grad = true"), "--weighting-option")
+        {'alpha': '0.5', 'rep_grad': 'true'}
+    """
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, eq, value = (part.strip() for part in pair.partition("="))
+        if not eq or not key:
+            raise MtlspecError(f"{flag} takes KEY=VALUE, got {pair!r}")
+        out[key] = value
+    return out
+
+
 def parse_data_options(pairs: tuple[str, ...]) -> dict[str, Any]:
     """`("overlap=2", "val_size=500")` → {"overlap": 2, "val_size": 500} (ints, floats, text).
 
@@ -47,10 +67,7 @@ def parse_data_options(pairs: tuple[str, ...]) -> dict[str, Any]:
         {'overlap': 2, 'name': 'x', 'ratio': 0.5}
     """
     out: dict[str, Any] = {}
-    for pair in pairs:
-        key, eq, value = (part.strip() for part in pair.partition("="))
-        if not eq or not key:
-            raise MtlspecError(f"--data-option takes KEY=VALUE, got {pair!r}")
+    for key, value in parse_key_values(pairs, "--data-option").items():
         out[key] = value
         for kind in (int, float):
             try:
@@ -84,6 +101,11 @@ def count_option(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 
 OUTPUT_FORMATS = ("text", "json", "github", "junit")
+
+no_cache_option: Decorator = click.option(
+    "--no-cache", is_flag=True,
+    help="Compile and cost every spec instead of reading cost reports from the on-disk cache "
+    "($MTLSPEC_CACHE_DIR, else ~/.cache/mtlspec); fresh reports are still written to it.")
 
 
 def output_format_option(json_synonym: bool = True) -> Decorator:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from mtlspec.cli.base_spec import load_base
+from mtlspec.cli.base_spec import load_base, warn_mapping
 from mtlspec.cli.lazy import DefaultGroup
 from mtlspec.cli.options import allow_import_option, count_option, json_option
 from mtlspec.errors import MtlspecError
@@ -138,6 +138,8 @@ def recommend_command(spec_path, pairs_path, single_path, tasks_text, max_gmacs,
     base = load_base(spec_path, "model", "the recommender needs its backbone and heads from")
     spec_order = [t.name for t in base.tasks]
     if published.is_name(pairs_path):  # its ids are named; --tasks renames them in id order
+        if pairs_path.startswith("treemtl:"):  # measured on TreeMTL's blocks
+            warn_mapping(base, "treemtl")
         table = load_pairs(pairs_path, single=single_path)
         table = table.renamed(_tasks_arg(tasks_text)) if tasks_text else table
     else:
@@ -263,6 +265,7 @@ def import_treemtl_command(layout_text, tasks_text, base_path, name, output) -> 
     from mtlspec.spec import validate
 
     base = load_base(base_path, "model", "a TreeMTL layout takes its backbone and heads from")
+    warn_mapping(base, "treemtl")
     layout = parse_treemtl(layout_text)
     order = [t.name for t in base.tasks]
     names = _tasks_arg(tasks_text) if tasks_text else order

@@ -32,8 +32,8 @@ class Side:
     name: str
     saved: Any  # mtlspec.cost.saved.SavedCost
     document: Any = None  # mtlspec.spec.Document when the side is spec text
-    model: Any = None  # its compiled model
-    report: Any = None  # its mtlspec.cost.CostReport
+    model: Any = None  # its compiled model (None: its cost came from the cache)
+    data: Any = None  # its cost report as JSON data (`saved_report`)
 
 
 def split_git(arg: str) -> tuple[str, str | None]:
@@ -138,13 +138,15 @@ def is_report(name: str, text: str) -> bool:
     return name.lower().endswith(".json") or text.lstrip().startswith("{")
 
 
-def load_side(arg: str, *, allow_import: bool = False, text: str | None = None) -> Side:
+def load_side(arg: str, *, allow_import: bool = False, text: str | None = None,
+              use_cache: bool = True) -> Side:
     """Read one side and cost it (compiling it when it is a spec).
 
     Args:
         arg: the side as given (see the module docstring); it names the side in messages.
         allow_import: allow a `"pkg.module:callable"` backbone in a spec side.
         text: the side's text when already read (else `read_source(arg)`).
+        use_cache: read a spec's cost from the on-disk cache when it is there.
 
     Raises:
         MtlspecError: see the module docstring; SpecError for a spec that does not validate.
@@ -154,22 +156,23 @@ def load_side(arg: str, *, allow_import: bool = False, text: str | None = None) 
     text = read_source(arg) if text is None else text
     if is_report(arg, text):
         return Side(arg, load_saved(text, arg))
-    return cost_spec_text(arg, text, allow_import=allow_import)
+    return cost_spec_text(arg, text, allow_import=allow_import, use_cache=use_cache)
 
 
 def cost_spec_text(name: str, text: str, *, allow_import: bool = False,
-                   base_dir: str | Path | None = None) -> Side:
-    """Compile spec text and cost it, as a `Side` with its saved-report form."""
-    from mtlspec import load_model
-    from mtlspec.cost import cost, cost_json
-    from mtlspec.cost.saved import SavedCost, saved_report
+                   use_cache: bool = True, need_model: bool = False) -> Side:
+    """Validate spec text and cost it (through the cache, `mtlspec.cost.cached`), as a `Side`
+    with its saved-report form; `model` is set when it was compiled (`need_model` forces it).
+    """
+    from mtlspec.cost.cached import spec_cost
+    from mtlspec.cost.saved import SavedCost
     from mtlspec.spec import parse_document, validate
 
     doc = parse_document(text, name)
     validate(doc)
-    if base_dir is None and name.startswith("git:"):  # weights paths: the working tree's
+    base_dir = None
+    if name.startswith("git:"):  # weights paths: the working tree's
         base_dir = Path(split_git(name)[1] or ".").parent
-    model = load_model(doc, allow_import=allow_import, base_dir=base_dir)
-    report = cost(model)
-    data = saved_report(cost_json(name, report), text)
-    return Side(name, SavedCost.model_validate(data), doc, model, report)
+    found = spec_cost(doc, allow_import=allow_import, base_dir=base_dir, use_cache=use_cache,
+                      need_model=need_model)
+    return Side(name, SavedCost.model_validate(found.data), doc, found.model, found.data)

@@ -17,12 +17,17 @@ from mtlspec.cli.options import (
     device_option,
     json_option,
     parse_data_options,
+    parse_key_values,
 )
 from mtlspec.errors import MtlspecError
 from mtlspec.io import save_torch
 from mtlspec.spec import load, validate
 
-WEIGHTINGS = ("uniform", "fixed", "rlw", "mgda", "mgda-ub")
+# torch-free copies of the registry's names (mtlspec.train.weighting.WEIGHTINGS; a test keeps
+# them equal), so that `mtlspec train --help` does not import torch
+WEIGHTINGS = ("uniform", "fixed", "rlw", "uw", "dwa", "gls", "imtl-l", "famo", "gradnorm",
+              "db-mtl", "mgda", "mgda-ub", "pcgrad", "graddrop", "gradvac", "imtl-g", "imtl",
+              "cagrad", "nash-mtl", "aligned-mtl", "upgrad", "dualproj", "config", "fairgrad")
 NORMALIZATIONS = ("none", "l2", "loss", "loss+")
 
 
@@ -83,7 +88,8 @@ def _report(doc: Any, data: str, result: Any, infos: dict, baseline: dict | None
 
     report: dict[str, Any] = {
         "file": doc.filename, "spec": doc.spec.name, "data": data,
-        "weighting": result.weighting, "steps": result.steps, "seconds": result.seconds,
+        "weighting": result.weighting, "weighting_options": result.weighting_options,
+        "last_step": result.last_step, "steps": result.steps, "seconds": result.seconds,
         "finished": result.finished, "resumed_from": result.resumed_from,
         "tasks": {t: {"metric": infos[t].metric, "higher_is_better": infos[t].higher_is_better,
                       "val": result.val_metrics[t], "test": result.metrics[t]}
@@ -115,15 +121,34 @@ def _print_report(report: dict[str, Any]) -> None:
                f"{status}")
     if "delta" in report:
         click.echo(f"Δ vs single-task: {report['delta']:+.2f}%")
+    _print_weighting(report)
     if report["weights"]:
         click.echo(f"wrote {report['weights']} (load with: mtlspec build {report['file']} "
                    f"--weights {report['weights']} -o model.onnx)")
 
 
+def _print_weighting(report: dict[str, Any]) -> None:
+    """What the weighting did in the last epoch: mean weights and gradient cosines."""
+    history = [row for row in report["history"] if "mean_weights" in row]
+    if not history or report["weighting"] == "uniform":
+        return
+    last = history[-1]
+    weights = ", ".join(f"{t} {w:.3g}" for t, w in last["mean_weights"].items())
+    click.echo(f"{report['weighting']} weights (mean of the last epoch): {weights}")
+    conflict = last.get("conflict")
+    if conflict:
+        click.echo(f"task-gradient cosines: mean {conflict['cos_mean']:+.3f}, min "
+                   f"{conflict['cos_min']:+.3f}, {100 * conflict['conflict_share']:.0f}% of "
+                   "pairs conflicting")
+
+
 @click.command("train")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--data", default="multidigits", show_default=True, help="Bundled data set.")
-@click.option("--weighting", type=click.Choice(WEIGHTINGS), default="uniform", show_default=True)
+@click.option("--weighting", type=click.Choice(WEIGHTINGS), default="uniform", show_default=True,
+              help="Loss weighting / gradient aggregation (`mtlspec weightings` lists them).")
+@click.option("--weighting-option", "weighting_options", multiple=True, metavar="KEY=VALUE",
+              help="An option of the weighting, e.g. alpha=1.5 or rep_grad=true (repeatable).")
 @click.option("--weights", "task_weights", metavar="T=W,...",
               help="Per-task loss weights for --weighting fixed (e.g. left=1,right=2).")
 @click.option("--normalization", type=click.Choice(NORMALIZATIONS), default=None,
@@ -152,8 +177,9 @@ def _print_report(report: dict[str, Any]) -> None:
               help="Single-task metrics (JSON {task: value}) to report Δ against.")
 @allow_import_option
 @json_option()
-def train_command(file: str, data: str, weighting: str, task_weights: str | None,
-                  normalization: str | None, epochs: int, batch_size: int, lr: float, seed: int,
+def train_command(file: str, data: str, weighting: str, weighting_options: tuple[str, ...],
+                  task_weights: str | None, normalization: str | None, epochs: int,
+                  batch_size: int, lr: float, seed: int,
                   train_size: int | None, data_options: tuple[str, ...],
                   checkpoint: str | None, checkpoint_every: int, resume: bool,
                   max_steps: int | None, device: str | None, output: str | None,
@@ -167,11 +193,13 @@ def train_command(file: str, data: str, weighting: str, task_weights: str | None
     mtlspec train specs/conal_multidigits.mtl --epochs 3 -o weights.pt
     mtlspec train specs/conal_multidigits.mtl --weighting mgda-ub --normalization loss+
     mtlspec train specs/conal_multidigits.mtl --weighting fixed --weights left=1,parity=2
+    mtlspec train specs/conal_multidigits.mtl --weighting gradnorm --weighting-option alpha=1
     mtlspec train specs/conal_multidigits.mtl --checkpoint ckpt/ --resume
     """
     if resume and not checkpoint:
         raise MtlspecError("--resume needs --checkpoint DIR (where the run saved its state)")
     weights = parse_task_weights(task_weights) if task_weights is not None else None
+    method_options = parse_key_values(weighting_options, "--weighting-option")
     base = _baseline(baseline) if baseline else None
     doc = load(file)
     names = _check_tasks(validate(doc), data)
@@ -181,7 +209,8 @@ def train_command(file: str, data: str, weighting: str, task_weights: str | None
     from mtlspec.train.settings import RunSettings, fit
     from mtlspec.train.weighting import make_weighting
 
-    w = make_weighting(weighting, weights=weights, normalization=normalization, seed=seed)
+    w = make_weighting(weighting, weights=weights, normalization=normalization, seed=seed,
+                       **method_options)
     options = parse_data_options(data_options)
     if train_size:
         options["train_size"] = train_size

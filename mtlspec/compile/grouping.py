@@ -140,7 +140,7 @@ def build_backbone(ref: str, *, args: dict[str, Any], width: float,
     built = registry.build(ref, args=direct if direct is not None else args,
                            input_shape=input_shape, allow_import=allow_import)
     model = built.model if direct is not None else _rescale(ref, built.model, built.args, width)
-    traced = trace(model, input_shape, head=built.head, name=ref)
+    traced = trace(model, input_shape, head=built.head, end=built.end, name=ref)
     return traced.module, tuple(traced.output_shape)
 
 
@@ -228,7 +228,8 @@ def build_network(net: ir.Network, spec: ir.GroupingSpec, *, allow_import: bool)
     unknown = sorted(net.trains - known.keys())
     if unknown:
         raise MtlspecError(f"{spec.name}: network `{net.name}` trains unknown task `{unknown[0]}`")
-    heads = {t.name: build_head(t.head, in_channels=feature_shape[1], size=shape[-2:])
+    heads = {t.name: build_head(t.head, in_channels=feature_shape[1], size=shape[-2:],
+                                pooled=len(feature_shape) == 2)
              for t in spec.tasks if t.name in net.trains}
     serves = tuple(t.name for t in spec.tasks if t.name in net.serves & net.trains)
     return GroupNetwork(net, backbone, heads, serves, feature_shape)

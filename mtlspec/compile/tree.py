@@ -70,10 +70,12 @@ class TreeModel(nn.Module):
             self.nodes[name][node.key] = copy.deepcopy(backbone.blocks[node.block])
         last = len(spec.layout) - 1
         self.leaf = {t: n.key for n in self.plan if n.block == last for t in n.tasks}
-        channels = backbone.info[-1].output_shape[1]
+        feature = backbone.info[-1].output_shape
         size = tuple(spec.input.shape[-2:])
         self.heads = nn.ModuleDict({
-            t.name: build_head(t.head, in_channels=channels, size=size) for t in spec.tasks
+            t.name: build_head(t.head, in_channels=feature[1], size=size,
+                               pooled=len(feature) == 2)
+            for t in spec.tasks
         })
 
     def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:

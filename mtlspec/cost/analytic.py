@@ -1,17 +1,20 @@
 """Compute (MACs) and parameters of a compiled model: per node, per task path, heads, total.
 
-fvcore's convention: one multiply-add counts once (a MAC; papers that count 2 FLOPs per
-multiply-add report twice these figures). The attributes keep the name `flops` (the Python
-API predates the unit's name); what they hold is MACs, and every user-facing output (tables,
-JSON keys, budgets) says MACs. The analytic figures add up the counts of
-the unique modules that run (tree nodes, DAG stem and edge applications, grouping networks)
-plus each head that runs; `fvcore_total` counts the whole compiled model in one pass, and the
-two must agree (tests hold them to it). Ops fvcore cannot count are listed in `uncounted`, not
-hidden. `cost(model)` picks the report for the model's kind.
+Compute is in MACs: `mtlspec.backbone.flops`'s convention, fvcore's for products (one
+multiply-add counts once; papers that count 2 FLOPs per multiply-add report twice these
+figures), with norms, activations, pooling, attention and elementwise ops counted too. The
+attributes keep the name `flops` (the Python API predates the unit's name); every user-facing
+output (tables, JSON keys, budgets) says MACs. The analytic figures add up the counts of the
+unique modules that run (tree nodes, DAG stem and edge applications, grouping networks) plus
+each head that runs; `fvcore_total` (name kept from when fvcore counted) counts the whole
+compiled model in one pass, and the two must agree (tests hold them to it). Ops without a
+formula are listed in `uncounted`, not hidden. `cost(model)` picks the report for the model's
+kind.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -140,7 +143,7 @@ def _zeros_for(module: nn.Module, shape: tuple[int, ...]) -> torch.Tensor:
 
 
 def _count_eval(module: nn.Module, shape: tuple[int, ...]) -> tuple[int, dict[str, int]]:
-    """fvcore flops of `module` on zeros of `shape`, in eval mode (its mode is restored)."""
+    """Flops of `module` on zeros of `shape`, in eval mode (its mode is restored)."""
     mode = module.training
     module.eval()
     try:
@@ -168,7 +171,7 @@ def tree_cost(model: TreeModel) -> CostReport:
         >>> from mtlspec import load_model
         >>> report = tree_cost(load_model("specs/conal_multidigits.mtl"))
         >>> [node.name for node in report.nodes][:3], round(report.units, 2)
-        (['block 1', 'block 2', 'block 2'], 1.96)
+        (['block 1', 'block 2', 'block 2'], 1.95)
     """
     block_flops = [info.flops for info in model.backbone_info]
     block_params = [info.params for info in model.backbone_info]
@@ -223,13 +226,22 @@ def dag_cost(model: DagModel) -> CostReport:
         label = f"edge {e[0]}->{e[1]}" + (f" (x{runs[e]})" if runs[e] > 1 else "")
         nodes.append(NodeCost(e[1], users, flops * runs[e], edge_cost[e][1], label=label))
     heads = _head_costs({t: (model.heads[t], model.state_shape) for t in tasks}, uncounted)
-    # The model's own elementwise ops (fvcore counts neither): means of several terms, sums
-    # of several read-out states (once per distinct set).
-    means = sum(1 for n in plan.nodes if len(n.inputs) + n.read_in > 1)
-    adds = sum(len(outs) - 1 for outs in set(plan.outputs.values()))
-    _merge(uncounted, {op: k for op, k in (("aten::mean", means), ("aten::add", adds)) if k})
-    independent = {t: stem_flops + heads[t][0] + sum(edge_cost[e][0] for e in plan.task_edges[t])
-                   for t in tasks}
+    # The model's own elementwise ops: the mean of several terms reaching a state (a stack,
+    # then a mean over its k·numel inputs), the sum of several read-out states (once per
+    # distinct set).
+    numel = math.prod(model.state_shape)
+
+    def terms(ns: list) -> int:
+        return sum(len(n.inputs) + n.read_in for n in ns if len(n.inputs) + n.read_in > 1)
+
+    merges = numel * (terms(list(plan.nodes))
+                      + sum(len(outs) - 1 for outs in set(plan.outputs.values())))
+    if merges:
+        nodes.append(NodeCost(0, tuple(tasks), merges, 0, label="state means and sums"))
+    own_merges = {t: numel * (terms([n for n in plan.nodes if t in n.tasks])
+                              + len(plan.outputs[t]) - 1) for t in tasks}
+    independent = {t: stem_flops + heads[t][0] + own_merges[t]
+                   + sum(edge_cost[e][0] for e in plan.task_edges[t]) for t in tasks}
     independent_params = {
         t: stem_params + heads[t][1] + sum(edge_cost[e][1] for e in plan.task_edges[t])
         for t in tasks
@@ -256,7 +268,7 @@ def grouping_cost(model: GroupingModel) -> CostReport:
         ...              "network B: convnet(depth=2, width=0.5) trains {b} serves {b} }")
         >>> report = grouping_cost(load_model(spec))
         >>> report.units, round(report.flops_units, 2), report.unused
-        (1.5, 1.32, {'network A: head b': 66})
+        (1.5, 1.33, {'network A: head b': 66})
     """
     shape = tuple(model.spec.input.shape)
     nodes: list[NodeCost] = []
@@ -353,12 +365,12 @@ class _Outputs(torch.nn.Module):
 
 
 def fvcore_total(model: nn.Module) -> tuple[int, dict[str, int]]:
-    """fvcore's count of a whole compiled model (any kind) at the spec's input shape (eval mode).
+    """The count of a whole compiled model (any kind) at the spec's input shape (eval mode).
 
     Example:
         >>> from mtlspec import load_model
         >>> fvcore_total(load_model("specs/nyuv2_dag.mtl"))
-        (109805568, {'aten::mean': 2, 'aten::add': 1})
+        (110362624, {})
     """
     mode = model.training
     model.eval()

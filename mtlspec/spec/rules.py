@@ -224,10 +224,10 @@ def backbone_ref_problems(ref: str, path: Path_) -> Iterator[Problem]:
     elif ref in catalog.UNSUPPORTED_BACKBONES:
         yield Problem(path, f"`{ref}` cannot be a backbone: {catalog.UNSUPPORTED_BACKBONES[ref]}",
                       "pick a convolutional backbone (`mtlspec blocks --help`)")
-    elif ref not in catalog.known_backbones():
+    elif ref not in catalog.known_backbones() and not catalog.is_timm_ref(ref):
         yield Problem(path, f"unknown backbone `{ref}`",
                       did_you_mean(ref, catalog.known_backbones())
-                      or 'see `mtlspec blocks --list`, or use "pkg.module:callable"')
+                      or 'see `mtlspec blocks --list`, use `timm.NAME`, or "pkg.module:callable"')
 
 
 def task_ref_problems(tasks: Sequence[str], known: set[str], path: Path_) -> Iterator[Problem]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import Dataset, default_collate
 
 from mtlspec.errors import MtlspecError
 from mtlspec.train.checkpoint import (
@@ -30,8 +29,9 @@ from mtlspec.train.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from mtlspec.train.data import DataSplits, TaskInfo
-from mtlspec.train.losses import loss_for, metric_for
+from mtlspec.train.data import DataSplits
+from mtlspec.train.evaluate import batch_of, batches, device_of, evaluate, model_tasks
+from mtlspec.train.losses import loss_for
 from mtlspec.train.step import Stepper
 from mtlspec.train.weighting import Weighting, make_weighting
 
@@ -49,6 +49,10 @@ class TrainResult:
     weighting: str = ""
     finished: bool = True  # False when max_steps stopped the run early
     resumed_from: int | None = None  # global step of the checkpoint resumed from
+    # what the weighting did: its options and the last step's weights and gradient cosines
+    # (per-epoch means of both are in `history`: mean_weights, conflict)
+    weighting_options: dict[str, Any] = field(default_factory=dict)
+    last_step: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -74,94 +78,10 @@ def _device(name: str | torch.device) -> torch.device:
     return device
 
 
-def device_of(model: nn.Module) -> torch.device:
-    """Where the model's parameters live (the CPU for a model without any)."""
-    return next(iter(model.parameters()), torch.empty(0)).device
-
-
-def _batch(dataset: Dataset, indices: torch.Tensor,
-           device: torch.device | None = None) -> tuple[torch.Tensor, dict]:
-    gather = getattr(dataset, "batch", None)
-    x, y = gather(indices) if callable(gather) else default_collate(
-        [dataset[int(i)] for i in indices])
-    if device is None or device.type == "cpu":
-        return x, y
-    return x.to(device), {t: v.to(device) for t, v in y.items()}
-
-
 def _order(n: int, seed: int, epoch: int) -> torch.Tensor:
     key = np.random.SeedSequence([seed, epoch]).generate_state(2, np.uint32)
     gen = torch.Generator().manual_seed(int(key[0]) << 32 | int(key[1]))
     return torch.randperm(n, generator=gen)
-
-
-def _batches(n: int, batch_size: int, order: torch.Tensor, start: int) -> Iterator[torch.Tensor]:
-    for b in range(start, (n + batch_size - 1) // batch_size):
-        yield order[b * batch_size:(b + 1) * batch_size]
-
-
-def model_tasks(model: nn.Module, data: DataSplits) -> list[str]:
-    """The tasks a model predicts (its `task_names`, else one forward pass), checked
-    against the data set: every one must be a data task with a matching output size.
-
-    Raises:
-        MtlspecError: a task the data set lacks, or a head whose output size does not match.
-    """
-    x, _ = _batch(data.train, torch.arange(min(2, len(data.train))), device_of(model))
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            out = model(x)
-    finally:
-        model.train(was_training)
-    names = list(getattr(model, "task_names", None) or out)
-    missing = [t for t in names if t not in data.tasks]
-    if missing:
-        raise MtlspecError(
-            f"the model predicts task(s) {', '.join(missing)} that data set "
-            f"{data.name or '?'} does not have; its tasks: {', '.join(data.tasks)}")
-    for t in names:
-        info, got = data.tasks[t], out[t].shape
-        size = got[1] if len(got) > 1 else 1
-        if size != info.outputs or len(got) > 2:
-            raise MtlspecError(
-                f"task {t}: the head outputs shape {tuple(got[1:])} per item but data set "
-                f"{data.name or '?'} needs {info.outputs} ({info.kind}); write "
-                + (f"classes={info.outputs}" if info.kind == "classification" else "out=1")
-                + " in the head")
-    return names
-
-
-def evaluate(model: nn.Module, dataset: Dataset, tasks: Mapping[str, TaskInfo], *,
-             batch_size: int = 256) -> dict[str, float]:
-    """Each task's metric on a data set (eval mode, no gradients), item-weighted mean.
-
-    Example:
-        >>> from mtlspec import load_model
-        >>> from mtlspec.train.data import load_data
-        >>> data = load_data("multidigits", tasks=["left", "right", "parity"], train_size=32,
-        ...                  val_size=32, test_size=32)
-        >>> scores = evaluate(load_model("specs/conal_multidigits.mtl", seed=0), data.test,
-        ...                   data.tasks)
-        >>> sorted(scores), all(0 <= v <= 1 for v in scores.values())
-        (['left', 'parity', 'right'], True)
-    """
-    was_training = model.training
-    model.eval()
-    sums = dict.fromkeys(tasks, 0.0)
-    n = len(dataset)
-    device = device_of(model)
-    try:
-        with torch.no_grad():
-            for idx in _batches(n, batch_size, torch.arange(n), 0):
-                x, y = _batch(dataset, idx, device)
-                out = model(x)
-                for t, info in tasks.items():
-                    sums[t] += metric_for(info)(out[t], y[t]) * len(idx)
-    finally:
-        model.train(was_training)
-    return {t: s / max(n, 1) for t, s in sums.items()}
 
 
 @dataclass
@@ -175,6 +95,9 @@ class _Run:
     seconds: float = 0.0
     loss_sums: dict[str, float] = field(default_factory=dict)
     weight_sums: dict[str, float] = field(default_factory=dict)
+    conflict_sums: dict[str, float] = field(default_factory=dict)
+    conflict_steps: int = 0
+    last_step: dict[str, Any] = field(default_factory=dict)
 
 
 def train(
@@ -252,10 +175,11 @@ def train(
     random.seed(seed)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr,
                                  weight_decay=weight_decay)
-    probe = _batch(data.train, torch.arange(min(batch_size, len(data.train))),
+    probe = batch_of(data.train, torch.arange(min(batch_size, len(data.train))),
                    device_of(model))[0]
     stepper = Stepper(model, tasks, [loss_for(infos[t]) for t in tasks], weighting, probe)
-    config = {"tasks": tasks, "weighting": weighting.name, "batch_size": batch_size,
+    config = {"tasks": tasks, "weighting": weighting.name,
+              "weighting_options": _plain(weighting.settings), "batch_size": batch_size,
               "lr": lr, "seed": seed, "train_items": len(data.train), "data": data.name,
               "data_options": dict(data.options)}
     path = Path(checkpoint) / CHECKPOINT_NAME if checkpoint is not None else None
@@ -270,7 +194,13 @@ def train(
     finished = loop.run(epochs, max_steps, progress)
     return TrainResult(evaluate(model, data.test, infos), evaluate(model, data.val, infos),
                        run.history, run.seconds, run.step, tasks, weighting.name, finished,
-                       resumed_from)
+                       resumed_from, _plain(weighting.settings), run.last_step)
+
+
+def _plain(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Weighting options as JSON-able values (a checkpoint's config compares them)."""
+    return {k: v if isinstance(v, (int, float, str, bool, dict, type(None))) else str(v)
+            for k, v in options.items()}
 
 
 def _restore(path: Path, config: dict[str, Any], model: nn.Module,
@@ -312,7 +242,9 @@ class _Loop:
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "weighting": self.weighting.state_dict(), "rng": rng_state(),
             "run": {k: getattr(run, k) for k in ("epoch", "step_in_epoch", "step", "history",
-                                                  "seconds", "loss_sums", "weight_sums")},
+                                                  "seconds", "loss_sums", "weight_sums",
+                                                  "conflict_sums", "conflict_steps",
+                                                  "last_step")},
         })
 
     def run(self, epochs: int, max_steps: int | None, progress: bool) -> bool:
@@ -333,12 +265,12 @@ class _Loop:
         run = self.run_state
         order = _order(n, self.seed, run.epoch)
         self.model.train()
-        for idx in _batches(n, self.batch_size, order, run.step_in_epoch):
+        for idx in batches(n, self.batch_size, order, run.step_in_epoch):
             if max_steps is not None and run.step >= max_steps:
                 self.save()
                 return False
             start = time.perf_counter()
-            x, y = _batch(self.data.train, idx, self.device)
+            x, y = batch_of(self.data.train, idx, self.device)
             losses, weights = self.stepper.step(x, y, self.optimizer)
             run.seconds += time.perf_counter() - start
             run.step += 1
@@ -346,6 +278,7 @@ class _Loop:
             for t, value in losses.items():
                 run.loss_sums[t] = run.loss_sums.get(t, 0.0) + value
                 run.weight_sums[t] = run.weight_sums.get(t, 0.0) + weights[t]
+            self._record(weights)
             bar.advance(1, f"epoch {run.epoch + 1} loss {sum(losses.values()):.3f}")
             if self.on_step is not None:
                 self.on_step(StepInfo(run.step, run.epoch, losses, weights))
@@ -354,19 +287,33 @@ class _Loop:
         self._end_epoch()
         return True
 
+    def _record(self, weights: dict[str, float]) -> None:
+        """The step's gradient cosines (gradient methods) into the epoch sums; the last step."""
+        run, conflict = self.run_state, self.stepper.conflict
+        if conflict is not None:
+            for k, v in conflict.items():
+                run.conflict_sums[k] = run.conflict_sums.get(k, 0.0) + v
+            run.conflict_steps += 1
+        run.last_step = {"step": run.step, "weights": weights, "conflict": conflict}
+
     def _end_epoch(self) -> None:
         run = self.run_state
         steps = max(run.step_in_epoch, 1)
-        run.history.append({
+        row = {
             "epoch": run.epoch + 1,
             "train_loss": {t: v / steps for t, v in run.loss_sums.items()},
             "mean_weights": {t: v / steps for t, v in run.weight_sums.items()},
             "val": evaluate(self.model, self.data.val, self.infos),
             "seconds": run.seconds,
-        })
+        }
+        if run.conflict_steps:
+            row["conflict"] = {k: v / run.conflict_steps for k, v in run.conflict_sums.items()}
+        run.history.append(row)
         run.epoch += 1
         run.step_in_epoch = 0
         run.loss_sums, run.weight_sums = {}, {}
+        run.conflict_sums, run.conflict_steps = {}, 0
+        self.weighting.end_epoch()
         self.save()
 
 
@@ -387,4 +334,5 @@ def _train_parts(model: nn.Module, parts: dict[str, nn.Module], data: DataSplits
                        history, sum(r.seconds for r in done), sum(r.steps for r in done), tasks,
                        done[0].weighting if done else "", all(r.finished for r in done),
                        max((r.resumed_from for r in done if r.resumed_from is not None),
-                           default=None))
+                           default=None),
+                       done[0].weighting_options if done else {})

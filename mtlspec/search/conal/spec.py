@@ -76,6 +76,11 @@ def read_arch(source: str | Path | Mapping) -> dict[int, int]:
     where = "the architecture" if isinstance(source, Mapping) else str(source)
     if isinstance(source, Mapping):
         data = source
+    elif str(source).lower().endswith((".yml", ".yaml")):
+        raise MtlspecError(
+            f"{source} is YAML: CoNAL's .yml files configure training, they hold no searched "
+            "architecture; `import conal` reads the arch.json a CoNAL search writes, e.g. "
+            '{"0": 5, "1": 3} (task index → stages shared)')
     else:
         try:
             text = Path(source).read_text(encoding="utf-8")

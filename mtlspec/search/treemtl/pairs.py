@@ -91,13 +91,35 @@ def _rows(path: str | Path, text: str) -> list[tuple[str, list[str]]]:
     return rows
 
 
+def _xlsx_as_csv(path: str | Path) -> str:
+    """The first sheet of an Excel workbook (TreeMTL ships .xlsx originals) as CSV text, one
+    line per sheet row, so `file:line` names the sheet row. Needs openpyxl."""
+    try:
+        import openpyxl
+    except ImportError:
+        raise MtlspecError(f"{path} is an Excel workbook; export its sheet to CSV (the same "
+                           "cells) or `pip install openpyxl` to read it directly") from None
+    try:
+        sheet = openpyxl.load_workbook(path, read_only=True, data_only=True).worksheets[0]
+        rows = [["" if v is None else str(v) for v in row]
+                for row in sheet.iter_rows(values_only=True)]
+    except Exception as err:  # a corrupt or non-Excel file: zipfile, XML and key errors
+        raise MtlspecError(f"cannot read {path} as an Excel workbook: {err}") from None
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
 def _read(path: str | Path) -> str:
+    if str(path).lower().endswith((".xlsx", ".xlsm")):
+        return _xlsx_as_csv(path)
     try:
         return Path(path).read_text(encoding="utf-8-sig")
     except OSError as err:
         raise MtlspecError(f"cannot read {path}: {err.strerror or err}") from None
     except UnicodeDecodeError:
-        raise MtlspecError(f"{path}: not a UTF-8 text file") from None
+        raise MtlspecError(f"{path}: not a UTF-8 text file (2-task results are CSV, JSON, "
+                           "or an .xlsx workbook)") from None
 
 
 def load_pairs(path: str | Path, *, single: str | Path | None = None,

@@ -107,3 +107,12 @@ def test_import_errors_exit_2(tmp_path, text, extra, message):
     result = _run("import", "conal", str(arch), "--base", BASE, *extra)
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_import_of_a_yaml_config_says_what_it_reads(tmp_path):
+    config = tmp_path / "nyu.yml"
+    config.write_text("weighting: RLW\narch: CoNAL\n")
+    out = CliRunner().invoke(main, ["import", "conal", str(config), "--base",
+                                    BASE])
+    assert out.exit_code == 2
+    assert "YAML" in out.output and "arch.json" in out.output

@@ -120,3 +120,22 @@ def test_bad_headers_and_missing_tasks(tmp_path):
         load_pairs(bad)
     with pytest.raises(MtlspecError, match="no results for w"):
         load_pairs(_synthetic(tmp_path), tasks=["x", "w"])
+
+
+def test_an_excel_workbook_reads_like_its_csv(tmp_path, monkeypatch):
+    import sys
+
+    import openpyxl
+
+    source = DATA / "NYUv2_2task_metrics_resnet_1129_val_acc.csv"
+    book = openpyxl.Workbook()
+    for row in csv.reader(source.read_text().splitlines()):
+        book.active.append([float(c) if c.replace(".", "").replace("-", "").isdigit() else c
+                            for c in row])
+    path = tmp_path / "nyu.xlsx"
+    book.save(path)
+    assert np.array_equal(load_pairs(path, tasks=NYU).delta,
+                          load_pairs(source, tasks=NYU).delta)
+    monkeypatch.setitem(sys.modules, "openpyxl", None)   # not installed
+    with pytest.raises(MtlspecError, match="Excel workbook; export its sheet to CSV"):
+        load_pairs(path, tasks=NYU)
