@@ -68,78 +68,41 @@ def parse_data_options(pairs: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-def _baseline(path: str) -> dict[str, float]:
-    """Single-task metrics from a JSON file: {task: value} or `mtlspec train --json` output."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as err:
-        raise MtlspecError(f"cannot read baseline {path}: {err}") from None
-    metrics = data.get("metrics", data) if isinstance(data, dict) else None
-    if not isinstance(metrics, dict) or not all(
-            isinstance(v, (int, float)) for v in metrics.values()):
-        raise MtlspecError(f"{path}: expected {{task: metric}} or `mtlspec train --json` output")
-    return {k: float(v) for k, v in metrics.items()}
+def _spec_tasks(doc: Any, data: str) -> list[str]:
+    """The spec's task names, checked (located errors) against a shipped data set's tasks."""
+    from mtlspec.data.registry import dataset_def, parse_ref
+    from mtlspec.data.spec_check import check_task_names
+
+    name, path = parse_ref(data)
+    if path is not None or ":" not in data:
+        entry = dataset_def(name)
+        if entry.folder and path is None:
+            raise MtlspecError(f"data set {name} reads a folder: write --data {name}:DIR "
+                               f"(expected layout: {entry.layout})")
+        check_task_names(doc, entry.tasks, data)
+    return [t.name for t in doc.spec.tasks]
 
 
-def _check_tasks(spec: Any, data: str) -> list[str]:
-    from mtlspec.train.data import dataset_tasks
+def _fit_input(doc: Any, model: Any, splits: Any) -> dict[str, Any] | None:
+    """Check the spec against the data (located errors); when the data's images have another
+    size than the spec's input, make the dense heads predict at the data's size."""
+    from mtlspec.compile.heads import set_output_size
+    from mtlspec.data.spec_check import check_spec
 
-    names = [t.name for t in spec.tasks]
-    offered = dataset_tasks(data)
-    missing = [t for t in names if t not in offered]
-    if missing:
-        raise MtlspecError(
-            f"{spec.name}: task(s) {', '.join(missing)} are not in data set {data}; "
-            f"rename them to tasks it has: {', '.join(offered)}")
-    return names
-
-
-def _report(doc: Any, data: str, result: Any, infos: dict, baseline: dict | None,
-            output: str | None) -> dict[str, Any]:
-    from mtlspec.train.loop import relative_delta
-
-    report: dict[str, Any] = {
-        "file": doc.filename, "spec": doc.spec.name, "data": data,
-        "weighting": result.weighting, "steps": result.steps, "seconds": result.seconds,
-        "finished": result.finished, "resumed_from": result.resumed_from,
-        "tasks": {t: {"metric": infos[t].metric, "higher_is_better": infos[t].higher_is_better,
-                      "val": result.val_metrics[t], "test": result.metrics[t]}
-                  for t in result.tasks},
-        "metrics": result.metrics, "val_metrics": result.val_metrics,
-        "history": result.history, "weights": output,
-    }
-    if baseline is not None:
-        report["delta"] = relative_delta(result.metrics, baseline, infos)
-        for t, row in report["tasks"].items():
-            if t in baseline:
-                row["single"] = baseline[t]
-    return report
-
-
-def _print_report(report: dict[str, Any]) -> None:
-    from mtlspec.cli.tables import print_table
-
-    rows = []
-    for t, row in report["tasks"].items():
-        shown = {"task": t, "metric": row["metric"] + (" ↑" if row["higher_is_better"] else " ↓"),
-                 "val": f"{row['val']:.4f}", "test": f"{row['test']:.4f}"}
-        if "delta" in report:
-            shown["single-task"] = f"{row['single']:.4f}" if "single" in row else "-"
-        rows.append(shown)
-    status = "" if report["finished"] else " (stopped early; --resume continues)"
-    print_table(f"{report['spec']}, {report['weighting']}", rows)
-    click.echo(f"{report['data']}: {report['steps']} steps in {report['seconds']:.1f} s"
-               f"{status}")
-    if "delta" in report:
-        click.echo(f"Δ vs single-task: {report['delta']:+.2f}%")
-    if report["weights"]:
-        click.echo(f"wrote {report['weights']} (load with: mtlspec build {report['file']} "
-                   f"--weights {report['weights']} -o model.onnx)")
+    check_spec(doc, splits.tasks, data_name=splits.name, input_shape=splits.input_shape)
+    spec_shape = tuple(doc.spec.input.shape[1:])
+    data_shape = tuple(splits.input_shape)
+    if spec_shape == data_shape:
+        return None
+    set_output_size(model, data_shape[-2:])
+    return {"spec": list(spec_shape), "data": list(data_shape)}
 
 
 @click.command("train")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--data", default="multidigits", show_default=True, help="Bundled data set.")
+@click.option("--data", default="multidigits", show_default=True,
+              help="multidigits, scenes, nyuv2:DIR, cityscapes:DIR, celeba:DIR or "
+                   "pkg.module:callable (with --allow-import).")
 @click.option("--weighting", type=click.Choice(WEIGHTINGS), default="uniform", show_default=True)
 @click.option("--weights", "task_weights", metavar="T=W,...",
               help="Per-task loss weights for --weighting fixed (e.g. left=1,right=2).")
@@ -154,7 +117,13 @@ def _print_report(report: dict[str, Any]) -> None:
               help="Seeds initialisation, data splits and order.")
 @click.option("--train-size", type=click.IntRange(min=1), help="Training items (data default).")
 @click.option("--data-option", "data_options", multiple=True, metavar="KEY=VALUE",
-              help="Data set option, e.g. overlap=2 or val_size=500 (repeatable).")
+              help="Data set option, e.g. overlap=2, size=64 or val_size=500 (repeatable).")
+@click.option("--augment", is_flag=True,
+              help="Random scale-crop and flip of training images and dense targets alike.")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="DataLoader worker processes (results do not depend on it).")
+@click.option("--drop-last", is_flag=True,
+              help="Skip each epoch's last, smaller batch.")
 @click.option("--checkpoint", type=click.Path(file_okay=False),
               help="Folder for the checkpoint (written atomically each epoch and every "
                    "--checkpoint-every steps).")
@@ -167,38 +136,44 @@ def _print_report(report: dict[str, Any]) -> None:
               help="Train on this device: cpu (default), cuda, cuda:1.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write the trained state dict (for `mtlspec build --weights`).")
-@click.option("--baseline", type=click.Path(dir_okay=False),
-              help="Single-task metrics (JSON {task: value}) to report Δ against.")
-@click.option("--allow-import", is_flag=True, help="Allow a 'pkg.module:callable' backbone.")
+@click.option("--baseline", type=click.Path(dir_okay=False), multiple=True,
+              help="Single-task metrics to report Δm against: JSON {task: value}, "
+                   "{task: {metric: value}} or `train --json` output (repeatable, merged).")
+@click.option("--allow-import", is_flag=True,
+              help="Allow 'pkg.module:callable' backbones and --data.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def train_command(file: str, data: str, weighting: str, task_weights: str | None,
                   normalization: str | None, epochs: int, batch_size: int, lr: float, seed: int,
-                  train_size: int | None, data_options: tuple[str, ...],
+                  train_size: int | None, data_options: tuple[str, ...], augment: bool,
+                  workers: int, drop_last: bool,
                   checkpoint: str | None, checkpoint_every: int, resume: bool,
                   max_steps: int | None, device: str | None, output: str | None,
-                  baseline: str | None,
-                  allow_import: bool, as_json: bool) -> None:
-    """Train spec FILE on a bundled data set and print per-task val/test metrics. The spec's
-    task names must be tasks of the data set (MultiDigits: left, right, parity, greater, has7,
-    max, equal, sum, absdiff) and each head's output size must match.
+                  baseline: tuple[str, ...], allow_import: bool, as_json: bool) -> None:
+    """Train spec FILE on a data set and print every metric of every task (val and test).
+    The spec's task names must be tasks of the data set, each head must suit its task's kind
+    (conv/aspp per pixel, linear/mlp per image) and output size; images of another size than
+    the spec's input train at the data's size.
 
     \b
     mtlspec train specs/conal_multidigits.mtl --epochs 3 -o weights.pt
+    mtlspec train specs/scenes_resnet.mtl --data scenes --data-option size=64
+    mtlspec train specs/nyuv2_resnet34.mtl --data nyuv2:/data/nyuv2 --augment --workers 4
     mtlspec train specs/conal_multidigits.mtl --weighting mgda-ub --normalization loss+
-    mtlspec train specs/conal_multidigits.mtl --weighting fixed --weights left=1,parity=2
     mtlspec train specs/conal_multidigits.mtl --checkpoint ckpt/ --resume
     """
     if resume and not checkpoint:
         raise MtlspecError("--resume needs --checkpoint DIR (where the run saved its state)")
     weights = parse_task_weights(task_weights) if task_weights is not None else None
-    base = _baseline(baseline) if baseline else None
+    from mtlspec.cli.train_report import build_report, print_report, read_baselines
+
+    base = read_baselines(baseline) if baseline else None
     doc = load(file)
     spec = validate(doc)
-    names = _check_tasks(spec, data)
+    names = _spec_tasks(doc, data)
     import torch
 
     from mtlspec.compile import compile
-    from mtlspec.train.data import load_data
+    from mtlspec.data.registry import load_data
     from mtlspec.train.loop import train
     from mtlspec.train.weighting import make_weighting
 
@@ -206,18 +181,20 @@ def train_command(file: str, data: str, weighting: str, task_weights: str | None
     options = parse_data_options(data_options)
     if train_size:
         options["train_size"] = train_size
-    splits = load_data(data, tasks=names, seed=seed, **options)
+    splits = load_data(data, tasks=names, seed=seed, allow_import=allow_import,
+                       augment=augment, **options)
     torch.manual_seed(seed)  # the initial weights depend on the seed only
     base_dir = Path(".") if file == "-" else Path(file).parent
     model = compile(spec, base_dir=base_dir, allow_import=allow_import)
+    input_note = _fit_input(doc, model, splits)
     result = train(model, splits, weighting=w, epochs=epochs, batch_size=batch_size, lr=lr,
                    seed=seed, checkpoint=checkpoint, resume=resume, progress=not as_json,
                    max_steps=max_steps, checkpoint_every=checkpoint_every if checkpoint else None,
-                   device=device)
+                   device=device, workers=workers, drop_last=drop_last)
     if output:
         save_torch(output, model.state_dict())
-    report = _report(doc, data, result, splits.tasks, base, output)
+    report = build_report(doc, splits, result, base, output, input_note)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
-        _print_report(report)
+        print_report(report)

@@ -1,9 +1,11 @@
 """The training loop: any multi-task model, any weighting, exact resume, per-task metrics.
 
-Determinism: the data order of epoch e is a permutation drawn from a generator seeded with
-(seed, e), so it needs no saved state; a checkpoint holds the model, the optimiser, the
-weighting's state, the torch/numpy/python RNG states and the position (epoch, step in epoch).
-Resuming from it runs exactly the steps an uninterrupted run would (bit-identical on CPU).
+Batches come through `torch.utils.data.DataLoader` (`mtlspec.data.serve`), workers and pinned
+memory included. Determinism: the data order of epoch e is a permutation drawn from a
+generator seeded with (seed, e) and augmentation draws from (seed, e, item), so neither needs
+saved state; a checkpoint holds the model, the optimiser, the weighting's state, the
+torch/numpy/python RNG states and the position (epoch, step in epoch). Resuming from it runs
+exactly the steps an uninterrupted run would (bit-identical on CPU, any worker count).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import copy
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,22 +21,42 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import Dataset, default_collate
 
+from mtlspec.data.protocol import DataSplits
+from mtlspec.data.serve import serve_splits
 from mtlspec.errors import MtlspecError
-from mtlspec.io import save_torch
-from mtlspec.train.data import DataSplits, TaskInfo
-from mtlspec.train.losses import loss_for, metric_for
+from mtlspec.train.checkpoint import (
+    CHECKPOINT_NAME,
+    CHECKPOINT_VERSION,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from mtlspec.train.evaluate import (
+    device_of,
+    evaluate,
+    evaluate_all,
+    model_tasks,
+    relative_delta,
+    sample_batch,
+)
+from mtlspec.train.losses import loss_for
 from mtlspec.train.step import Stepper
 from mtlspec.train.weighting import Weighting, make_weighting
 
-CHECKPOINT_NAME = "last.pt"
-CHECKPOINT_VERSION = 1
+__all__ = ["CHECKPOINT_NAME", "CHECKPOINT_VERSION", "StepInfo", "TrainResult", "device_of",
+           "evaluate", "evaluate_all", "load_checkpoint", "model_tasks", "relative_delta",
+           "save_checkpoint", "train"]
 
 
 @dataclass
 class TrainResult:
-    """What `train` returns: final test/val metrics per task, per-epoch history, timing."""
+    """What `train` returns: final test/val metrics per task, per-epoch history, timing.
+
+    `metrics` / `val_metrics` hold each task's main metric; `all_metrics` /
+    `all_val_metrics` every metric of every task ({task: {metric: value}}).
+    """
 
     metrics: dict[str, float]
     val_metrics: dict[str, float]
@@ -45,6 +67,8 @@ class TrainResult:
     weighting: str = ""
     finished: bool = True  # False when max_steps stopped the run early
     resumed_from: int | None = None  # global step of the checkpoint resumed from
+    all_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    all_val_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -70,147 +94,20 @@ def _device(name: str | torch.device) -> torch.device:
     return device
 
 
-def device_of(model: nn.Module) -> torch.device:
-    """Where the model's parameters live (the CPU for a model without any)."""
-    return next(iter(model.parameters()), torch.empty(0)).device
-
-
-def _batch(dataset: Dataset, indices: torch.Tensor,
-           device: torch.device | None = None) -> tuple[torch.Tensor, dict]:
-    gather = getattr(dataset, "batch", None)
-    x, y = gather(indices) if callable(gather) else default_collate(
-        [dataset[int(i)] for i in indices])
-    if device is None or device.type == "cpu":
-        return x, y
-    return x.to(device), {t: v.to(device) for t, v in y.items()}
-
-
 def _order(n: int, seed: int, epoch: int) -> torch.Tensor:
     key = np.random.SeedSequence([seed, epoch]).generate_state(2, np.uint32)
     gen = torch.Generator().manual_seed(int(key[0]) << 32 | int(key[1]))
     return torch.randperm(n, generator=gen)
 
 
-def _batches(n: int, batch_size: int, order: torch.Tensor, start: int) -> Iterator[torch.Tensor]:
-    for b in range(start, (n + batch_size - 1) // batch_size):
-        yield order[b * batch_size:(b + 1) * batch_size]
+def _scores(model: nn.Module, data: DataSplits, split: str, infos: dict,
+            workers: int = 0) -> dict[str, dict[str, float]]:
+    return evaluate_all(model, getattr(data, split), infos, trusted=data.trusted,
+                        name=f"{data.name} {split}", workers=workers)
 
 
-def model_tasks(model: nn.Module, data: DataSplits) -> list[str]:
-    """The tasks a model predicts (its `task_names`, else one forward pass), checked
-    against the data set: every one must be a data task with a matching output size.
-
-    Raises:
-        MtlspecError: a task the data set lacks, or a head whose output size does not match.
-    """
-    x, _ = _batch(data.train, torch.arange(min(2, len(data.train))), device_of(model))
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            out = model(x)
-    finally:
-        model.train(was_training)
-    names = list(getattr(model, "task_names", None) or out)
-    missing = [t for t in names if t not in data.tasks]
-    if missing:
-        raise MtlspecError(
-            f"the model predicts task(s) {', '.join(missing)} that data set "
-            f"{data.name or '?'} does not have; its tasks: {', '.join(data.tasks)}")
-    for t in names:
-        info, got = data.tasks[t], out[t].shape
-        size = got[1] if len(got) > 1 else 1
-        if size != info.outputs or len(got) > 2:
-            raise MtlspecError(
-                f"task {t}: the head outputs shape {tuple(got[1:])} per item but data set "
-                f"{data.name or '?'} needs {info.outputs} ({info.kind}); write "
-                + (f"classes={info.outputs}" if info.kind == "classification" else "out=1")
-                + " in the head")
-    return names
-
-
-def evaluate(model: nn.Module, dataset: Dataset, tasks: Mapping[str, TaskInfo], *,
-             batch_size: int = 256) -> dict[str, float]:
-    """Each task's metric on a data set (eval mode, no gradients), item-weighted mean.
-
-    Example:
-        >>> evaluate(model, data.test, data.tasks)  # doctest: +SKIP
-        {'left': 0.91, 'right': 0.88, 'parity': 0.83}
-    """
-    was_training = model.training
-    model.eval()
-    sums = dict.fromkeys(tasks, 0.0)
-    n = len(dataset)
-    device = device_of(model)
-    try:
-        with torch.no_grad():
-            for idx in _batches(n, batch_size, torch.arange(n), 0):
-                x, y = _batch(dataset, idx, device)
-                out = model(x)
-                for t, info in tasks.items():
-                    sums[t] += metric_for(info)(out[t], y[t]) * len(idx)
-    finally:
-        model.train(was_training)
-    return {t: s / max(n, 1) for t, s in sums.items()}
-
-
-def relative_delta(metrics: Mapping[str, float], single: Mapping[str, float],
-                   tasks: Mapping[str, TaskInfo]) -> float:
-    """Δ in % against single-task models: mean over tasks of ±(M_t − S_t)/S_t · 100, with +
-    when higher is better (positive Δ = better than single-task).
-
-    Raises:
-        MtlspecError: no task in common, or a single-task metric of 0.
-
-    Example:
-        >>> info = TaskInfo("a", "classification", 10, "cross_entropy", "accuracy", True)
-        >>> round(relative_delta({"a": 0.9}, {"a": 0.8}, {"a": info}), 6)
-        12.5
-    """
-    common = [t for t in tasks if t in metrics and t in single]
-    if not common:
-        raise MtlspecError("no task has both a metric and a single-task metric")
-    total = 0.0
-    for t in common:
-        if single[t] == 0:
-            raise MtlspecError(f"task {t}: single-task metric is 0; Δ is undefined")
-        sign = 1.0 if tasks[t].higher_is_better else -1.0
-        total += sign * (metrics[t] - single[t]) / abs(single[t]) * 100
-    return total / len(common)
-
-
-def _rng_state() -> dict[str, Any]:
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    return {"torch": torch.get_rng_state(), "python": random.getstate(),
-            "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached]}
-
-
-def _set_rng_state(state: Mapping[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    kind, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
-
-
-def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Write a checkpoint atomically (a kill during the write keeps the previous one)."""
-    save_torch(path, state)
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Read a checkpoint with `weights_only=True` (it runs no code).
-
-    Raises:
-        MtlspecError: unreadable or not a training checkpoint.
-    """
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise MtlspecError(f"cannot read checkpoint {path}: {err}") from None
-    if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
-        raise MtlspecError(f"{path} is not an mtlspec training checkpoint")
-    return state
+def _main(scores: dict[str, dict[str, float]], infos: dict) -> dict[str, float]:
+    return {t: scores[t][info.metric] for t, info in infos.items()}
 
 
 @dataclass
@@ -243,6 +140,8 @@ def train(
     checkpoint_every: int | None = None,
     weight_decay: float = 0.0,
     device: str | torch.device | None = None,
+    workers: int = 0,
+    drop_last: bool = False,
 ) -> TrainResult:
     """Train a multi-task model with Adam and a loss weighting.
 
@@ -259,7 +158,11 @@ def train(
         on_step: called with a `StepInfo` after every step.
         max_steps: stop after this many steps in all (a checkpoint is written there).
         device: move the model there first ("cpu", "cuda", "cuda:1"); None keeps it where it
-            is. Batches follow the model. Bit-identical resumes are promised on the CPU only.
+            is. Batches follow the model (pinned memory on a GPU). Bit-identical resumes are
+            promised on the CPU only.
+        workers: DataLoader worker processes loading batches (0: in this process); the
+            batches, and so the result, do not depend on it.
+        drop_last: skip an epoch's last batch when it is smaller than `batch_size`.
 
     A model with a `training_parts()` method (a compiled grouping spec) is trained part by
     part, each on its own tasks with these settings (max_steps per part), checkpoints in
@@ -287,7 +190,7 @@ def train(
                             epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                             resume=resume, progress=progress, on_step=on_step,
                             max_steps=max_steps, checkpoint_every=checkpoint_every,
-                            weight_decay=weight_decay)
+                            weight_decay=weight_decay, workers=workers, drop_last=drop_last)
     tasks = model_tasks(model, data)
     infos = {t: data.tasks[t] for t in tasks}
     if isinstance(weighting, str):
@@ -298,12 +201,12 @@ def train(
     random.seed(seed)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr,
                                  weight_decay=weight_decay)
-    probe = _batch(data.train, torch.arange(min(batch_size, len(data.train))),
-                   device_of(model))[0]
+    probe = sample_batch(data, batch_size, device_of(model), infos)[0]
     stepper = Stepper(model, tasks, [loss_for(infos[t]) for t in tasks], weighting, probe)
     config = {"tasks": tasks, "weighting": weighting.name, "batch_size": batch_size,
               "lr": lr, "seed": seed, "train_items": len(data.train), "data": data.name,
-              "data_options": dict(data.options)}
+              "data_options": dict(data.options),
+              "augment": repr(data.augment) if data.augment else None, "drop_last": drop_last}
     path = Path(checkpoint) / CHECKPOINT_NAME if checkpoint is not None else None
     run = _Run()
     resumed_from = None
@@ -312,11 +215,11 @@ def train(
         resumed_from = run.step
     loop = _Loop(model, data, infos, stepper, optimizer, weighting, run, config, path,
                  batch_size=batch_size, seed=seed, on_step=on_step,
-                 checkpoint_every=checkpoint_every)
+                 checkpoint_every=checkpoint_every, workers=workers, drop_last=drop_last)
     finished = loop.run(epochs, max_steps, progress)
-    return TrainResult(evaluate(model, data.test, infos), evaluate(model, data.val, infos),
-                       run.history, run.seconds, run.step, tasks, weighting.name, finished,
-                       resumed_from)
+    test, val = (_scores(model, data, split, infos, workers) for split in ("test", "val"))
+    return TrainResult(_main(test, infos), _main(val, infos), run.history, run.seconds,
+                       run.step, tasks, weighting.name, finished, resumed_from, test, val)
 
 
 def _restore(path: Path, config: dict[str, Any], model: nn.Module,
@@ -333,7 +236,7 @@ def _restore(path: Path, config: dict[str, Any], model: nn.Module,
         weighting.load_state_dict(state["weighting"])
     except (RuntimeError, ValueError, KeyError) as err:
         raise MtlspecError(f"checkpoint {path} does not fit this model: {err}") from None
-    _set_rng_state(state["rng"])
+    set_rng_state(state["rng"])
     return _Run(**state["run"])
 
 
@@ -341,13 +244,16 @@ class _Loop:
     """Epochs and steps of one `train` call (kept apart so each piece stays short)."""
 
     def __init__(self, model, data, infos, stepper, optimizer, weighting, run, config, path, *,
-                 batch_size, seed, on_step, checkpoint_every) -> None:
+                 batch_size, seed, on_step, checkpoint_every, workers, drop_last) -> None:
         self.model, self.data, self.infos = model, data, infos
         self.stepper, self.optimizer, self.weighting = stepper, optimizer, weighting
         self.run_state, self.config, self.path = run, config, path
         self.batch_size, self.seed, self.on_step = batch_size, seed, on_step
-        self.checkpoint_every = checkpoint_every
+        self.checkpoint_every, self.workers, self.drop_last = checkpoint_every, workers, drop_last
         self.device = device_of(model)
+        # BatchNorm cannot train on one item: say so instead of failing deep in the model
+        self.has_batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm)
+                                  for m in model.modules())
 
     def save(self) -> None:
         if self.path is None:
@@ -356,7 +262,7 @@ class _Loop:
         save_checkpoint(self.path, {
             "version": CHECKPOINT_VERSION, "config": self.config,
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-            "weighting": self.weighting.state_dict(), "rng": _rng_state(),
+            "weighting": self.weighting.state_dict(), "rng": rng_state(),
             "run": {k: getattr(run, k) for k in ("epoch", "step_in_epoch", "step", "history",
                                                   "seconds", "loss_sums", "weight_sums")},
         })
@@ -364,7 +270,8 @@ class _Loop:
     def run(self, epochs: int, max_steps: int | None, progress: bool) -> bool:
         """Train up to `epochs`; False when `max_steps` stopped it first."""
         n = len(self.data.train)
-        per_epoch = (n + self.batch_size - 1) // self.batch_size
+        per_epoch = (n // self.batch_size if self.drop_last
+                     else (n + self.batch_size - 1) // self.batch_size)
         from mtlspec.train.progress import progress_bar
 
         with progress_bar(progress, total=epochs * per_epoch) as bar:
@@ -379,12 +286,22 @@ class _Loop:
         run = self.run_state
         order = _order(n, self.seed, run.epoch)
         self.model.train()
-        for idx in _batches(n, self.batch_size, order, run.step_in_epoch):
+        batches = serve_splits(self.data, "train", infos=self.infos, batch_size=self.batch_size,
+                               order=order, start_batch=run.step_in_epoch, epoch=run.epoch,
+                               seed=self.seed, workers=self.workers, device=self.device,
+                               drop_last=self.drop_last)
+        items = iter(batches)
+        for _ in range(len(batches)):
             if max_steps is not None and run.step >= max_steps:
                 self.save()
                 return False
             start = time.perf_counter()
-            x, y = _batch(self.data.train, idx, self.device)
+            x, y = next(items)
+            if len(x) == 1 and self.has_batch_norm:
+                raise MtlspecError(
+                    f"a training batch of one item (the last of {n} items in batches of "
+                    f"{self.batch_size}): batch norm cannot train on it; use --drop-last "
+                    "or another batch size")
             losses, weights = self.stepper.step(x, y, self.optimizer)
             run.seconds += time.perf_counter() - start
             run.step += 1
@@ -407,7 +324,9 @@ class _Loop:
             "epoch": run.epoch + 1,
             "train_loss": {t: v / steps for t, v in run.loss_sums.items()},
             "mean_weights": {t: v / steps for t, v in run.weight_sums.items()},
-            "val": evaluate(self.model, self.data.val, self.infos),
+            "val": _main(val := _scores(self.model, self.data, "val", self.infos,
+                                        self.workers), self.infos),
+            "val_metrics": val,
             "seconds": run.seconds,
         })
         run.epoch += 1
@@ -429,8 +348,10 @@ def _train_parts(model: nn.Module, parts: dict[str, nn.Module], data: DataSplits
     infos = {t: data.tasks[t] for t in tasks}
     history = [{"part": name, **row} for name, r in results.items() for row in r.history]
     done = list(results.values())
-    return TrainResult(evaluate(model, data.test, infos), evaluate(model, data.val, infos),
+    workers = settings.get("workers", 0)
+    test, val = (_scores(model, data, split, infos, workers) for split in ("test", "val"))
+    return TrainResult(_main(test, infos), _main(val, infos),
                        history, sum(r.seconds for r in done), sum(r.steps for r in done), tasks,
                        done[0].weighting if done else "", all(r.finished for r in done),
                        max((r.resumed_from for r in done if r.resumed_from is not None),
-                           default=None))
+                           default=None), test, val)

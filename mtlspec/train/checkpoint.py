@@ -1,0 +1,53 @@
+"""Training checkpoints: the RNG states, and atomic, code-free reading and writing."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mtlspec.errors import MtlspecError
+from mtlspec.io import save_torch
+
+CHECKPOINT_NAME = "last.pt"
+CHECKPOINT_VERSION = 1
+
+
+def rng_state() -> dict[str, Any]:
+    """The torch, python and numpy global RNG states, as tensors and plain values."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {"torch": torch.get_rng_state(), "python": random.getstate(),
+            "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached]}
+
+
+def set_rng_state(state: Mapping[str, Any]) -> None:
+    """Restore what `rng_state` returned."""
+    torch.set_rng_state(state["torch"])
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write a checkpoint atomically (a kill during the write keeps the previous one)."""
+    save_torch(path, state)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a checkpoint with `weights_only=True` (it runs no code).
+
+    Raises:
+        MtlspecError: unreadable or not a training checkpoint.
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise MtlspecError(f"cannot read checkpoint {path}: {err}") from None
+    if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
+        raise MtlspecError(f"{path} is not an mtlspec training checkpoint")
+    return state

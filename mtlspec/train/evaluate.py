@@ -1,0 +1,142 @@
+"""Scoring a model on a split, and checking that a model fits a data set.
+
+`evaluate_all` accumulates every metric of every task over the whole split
+(`mtlspec.train.metrics`), so the batch size never changes the numbers; `evaluate` keeps each
+task's main metric (what plans and searches compare).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from mtlspec.data.protocol import DataSplits
+from mtlspec.data.serve import serve
+from mtlspec.data.tasks import TaskInfo
+from mtlspec.errors import MtlspecError
+from mtlspec.train.metrics import TaskMetrics, delta_m
+
+
+def device_of(model: nn.Module) -> torch.device:
+    """Where the model's parameters live (the CPU for a model without any)."""
+    return next(iter(model.parameters()), torch.empty(0)).device
+
+
+def sample_batch(data: DataSplits, n: int, device: torch.device | None = None,
+                 infos: Mapping[str, TaskInfo] | None = None
+                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The first `n` training items as a batch (no augmentation, no RNG drawn)."""
+    count = min(n, len(data.train))
+    batches = serve(data.train, infos or data.tasks, batch_size=count,
+                    order=torch.arange(count), device=device, trusted=data.trusted,
+                    name=f"{data.name} train")
+    return next(iter(batches))
+
+
+def _expected(info: TaskInfo, target: torch.Tensor) -> tuple[int, ...]:
+    """The prediction shape per item a target needs."""
+    if not info.dense:
+        return (info.outputs,)
+    return (info.outputs, *target.shape[-2:])
+
+
+def model_tasks(model: nn.Module, data: DataSplits) -> list[str]:
+    """The tasks a model predicts (its `task_names`, else one forward pass), checked
+    against the data set: every one must be a data task with a matching output shape.
+
+    Raises:
+        MtlspecError: a task the data set lacks, or a head whose output shape does not match.
+    """
+    x, y = sample_batch(data, 2, device_of(model))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(x)
+    finally:
+        model.train(was_training)
+    names = list(getattr(model, "task_names", None) or out)
+    missing = [t for t in names if t not in data.tasks]
+    if missing:
+        raise MtlspecError(
+            f"the model predicts task(s) {', '.join(missing)} that data set "
+            f"{data.name or '?'} does not have; its tasks: {', '.join(data.tasks)}")
+    for t in names:
+        info, got = data.tasks[t], tuple(out[t].shape[1:])
+        need = _expected(info, y[t])
+        if got == need or (not info.dense and got in ((), (1,)) and need == (1,)):
+            continue
+        if not info.dense:
+            shown = f"({got[0]},)" if len(got) == 1 else str(got)
+            raise MtlspecError(
+                f"task {t}: the head outputs shape {shown} per item but data set "
+                f"{data.name or '?'} needs {info.outputs} ({info.kind}); write "
+                + (f"classes={info.outputs}" if info.kind == "classification"
+                   else f"out={info.outputs}") + " in the head")
+        raise MtlspecError(
+            f"task {t}: the head outputs shape {got} per item but data set {data.name or '?'} "
+            f"needs {need} ({info.kind}, one prediction per pixel); use a dense head "
+            f"(conv or aspp) with {'classes' if info.kind == 'segmentation' else 'out'}="
+            f"{info.outputs}")
+    return names
+
+
+def evaluate_all(model: nn.Module, dataset: Dataset, tasks: Mapping[str, TaskInfo], *,
+                 batch_size: int = 256, trusted: bool = False, name: str = "",
+                 workers: int = 0) -> dict[str, dict[str, float]]:
+    """Every metric of every task over a whole split (eval mode, no gradients).
+
+    Example:
+        >>> evaluate_all(model, data.test, data.tasks)  # doctest: +SKIP
+        {'segment': {'miou': 0.41, 'pixel_acc': 0.72}, 'depth': {'abs_err': 0.6, ...}}
+    """
+    was_training = model.training
+    model.eval()
+    metrics = {t: TaskMetrics(info) for t, info in tasks.items()}
+    try:
+        with torch.no_grad():
+            for x, y in serve(dataset, tasks, batch_size=batch_size, device=device_of(model),
+                              trusted=trusted, name=name, workers=workers):
+                out = model(x)
+                for t, acc in metrics.items():
+                    acc.update(out[t], y[t])
+    finally:
+        model.train(was_training)
+    return {t: acc.compute() for t, acc in metrics.items()}
+
+
+def evaluate(model: nn.Module, dataset: Dataset, tasks: Mapping[str, TaskInfo], *,
+             batch_size: int = 256, **kwargs) -> dict[str, float]:
+    """Each task's main metric on a data set (see `evaluate_all`).
+
+    Example:
+        >>> evaluate(model, data.test, data.tasks)  # doctest: +SKIP
+        {'left': 0.91, 'right': 0.88, 'parity': 0.83}
+    """
+    scores = evaluate_all(model, dataset, tasks, batch_size=batch_size, **kwargs)
+    return {t: scores[t][info.metric] for t, info in tasks.items()}
+
+
+def relative_delta(metrics: Mapping[str, float] | Mapping[str, Mapping[str, float]],
+                   single: Mapping[str, float] | Mapping[str, Mapping[str, float]],
+                   tasks: Mapping[str, TaskInfo]) -> float:
+    """Δ in % against single-task models (`delta_m`): per task the mean of ±(M − S)/S · 100
+    over its metrics (+ when higher is better), then the mean over tasks. A flat
+    {task: value} means each task's main metric.
+
+    Raises:
+        MtlspecError: no task in common, or a single-task metric of 0.
+
+    Example:
+        >>> info = TaskInfo("a", "classification", 10, "cross_entropy", "accuracy", True)
+        >>> round(relative_delta({"a": 0.9}, {"a": 0.8}, {"a": info}), 6)
+        12.5
+    """
+    def nested(values):
+        return {t: (dict(v) if isinstance(v, Mapping) else {tasks[t].metric: float(v)})
+                for t, v in values.items() if t in tasks}
+
+    return delta_m(nested(metrics), nested(single))
