@@ -84,12 +84,10 @@ def _spec_tasks(doc: Any, data: str) -> list[str]:
 
 
 def _fit_input(doc: Any, model: Any, splits: Any) -> dict[str, Any] | None:
-    """Check the spec against the data (located errors); when the data's images have another
-    size than the spec's input, make the dense heads predict at the data's size."""
+    """When the data's images have another size than the spec's input, make the dense heads
+    predict at the data's size; returns both shapes then (None when they agree)."""
     from mtlspec.compile.heads import set_output_size
-    from mtlspec.data.spec_check import check_spec
 
-    check_spec(doc, splits.tasks, data_name=splits.name, input_shape=splits.input_shape)
     spec_shape = tuple(doc.spec.input.shape[1:])
     data_shape = tuple(splits.input_shape)
     if spec_shape == data_shape:
@@ -174,6 +172,7 @@ def train_command(file: str, data: str, weighting: str, task_weights: str | None
 
     from mtlspec.compile import compile
     from mtlspec.data.registry import load_data
+    from mtlspec.data.spec_check import check_spec
     from mtlspec.train.loop import train
     from mtlspec.train.weighting import make_weighting
 
@@ -183,6 +182,7 @@ def train_command(file: str, data: str, weighting: str, task_weights: str | None
         options["train_size"] = train_size
     splits = load_data(data, tasks=names, seed=seed, allow_import=allow_import,
                        augment=augment, **options)
+    check_spec(doc, splits.tasks, data_name=splits.name, input_shape=splits.input_shape)
     torch.manual_seed(seed)  # the initial weights depend on the seed only
     base_dir = Path(".") if file == "-" else Path(file).parent
     model = compile(spec, base_dir=base_dir, allow_import=allow_import)

@@ -59,9 +59,9 @@ class CelebAImages(Dataset):
     """One split: image files and their attribute rows (1, 0 = absent, -1 = no label)."""
 
     def __init__(self, folder: Path, files: list[str], labels: np.ndarray,
-                 names: Sequence[str], size: int, where: str) -> None:
+                 names: Sequence[str], tasks: Sequence[str], size: int, where: str) -> None:
         self.folder, self.files, self.labels = folder, files, labels
-        self.names, self.size, self.where = list(names), size, where
+        self.names, self.tasks, self.size, self.where = list(names), set(tasks), size, where
 
     def __len__(self) -> int:
         return len(self.files)
@@ -78,11 +78,12 @@ class CelebAImages(Dataset):
                                f"{LAYOUT}") from None
         x = torch.from_numpy(np.asarray(rgb, dtype=np.float32) / 255.0).permute(2, 0, 1)
         row = self.labels[i]
-        targets = {name: torch.tensor(max(int(v), 0)) for name, v in zip(self.names, row,
-                                                                          strict=True)}
-        targets["attributes"] = torch.from_numpy(row.astype(np.float32))
-        missing = {name: bool(v < 0) for name, v in zip(self.names, row, strict=True)}
-        missing["attributes"] = False  # its -1 entries are skipped label by label
+        targets, missing = {}, {}
+        for name, value in zip(self.names, row, strict=True):
+            if name in self.tasks:
+                targets[name], missing[name] = torch.tensor(max(int(value), 0)), bool(value < 0)
+        if "attributes" in self.tasks:  # its -1 entries are skipped label by label
+            targets["attributes"] = torch.from_numpy(row.astype(np.float32))
         return x, targets, missing
 
 
@@ -173,6 +174,7 @@ def celeba(path: str, *, tasks: Sequence[str] | None = None, size: int = 64) -> 
         if not len(keep):
             raise MtlspecError(f"{where}: no image is in the {split} partition ({number})")
         splits.append(CelebAImages(root / "img_align_celeba", [files[i] for i in keep],
-                                   labels[keep], [task_name(a) for a in names], size, where))
+                                   labels[keep], [task_name(a) for a in names], chosen, size,
+                                   where))
     return DataSplits(*splits, tasks={t: infos[t] for t in chosen}, input_shape=(3, size, size),
                       name=where, options={"path": str(root), "size": size})

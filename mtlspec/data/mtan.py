@@ -152,11 +152,15 @@ def nyuv2(path: str, *, tasks: Sequence[str] | None = None) -> DataSplits:
     Raises:
         MtlspecError: the folder does not follow the layout, or an unknown task.
     """
-    infos = {"segment": declare("segment", "segmentation", classes=13,
-                                description="13 semantic classes"),
-             "depth": declare("depth", "depth"), "normal": declare("normal", "normals")}
     folders = {"image": "image", "segment": "label", "depth": "depth", "normal": "normal"}
-    return _splits(path, "nyuv2", NYUV2_LAYOUT, folders, infos, tasks)
+    return _splits(path, "nyuv2", NYUV2_LAYOUT, folders, nyuv2_tasks(), tasks)
+
+
+def nyuv2_tasks() -> dict[str, TaskInfo]:
+    """NYUv2's task declarations (13-class segmentation, depth, normals)."""
+    return {"segment": declare("segment", "segmentation", classes=13,
+                               description="13 semantic classes"),
+            "depth": declare("depth", "depth"), "normal": declare("normal", "normals")}
 
 
 @register_dataset("cityscapes", tasks=("segment", "depth"), folder=True,

@@ -7,7 +7,8 @@ import importlib
 
 import pytest
 
-MODULES = ["convnet", "registry", "trace", "partition", "select", "split", "cost", "blocks"]
+MODULES = ["convnet", "resnet", "registry", "trace", "partition", "select", "split", "cost",
+           "blocks"]
 
 
 @pytest.mark.parametrize("name", MODULES)
