@@ -119,3 +119,20 @@ def test_a_sphere_has_unit_normals_edges_around_it_and_a_keypoint():
     item = render_item(0, 0, 0, 16, 5)
     assert item["count"] == len(sample_scene(np.random.default_rng(
         np.random.SeedSequence([0, 0, 0])), 5).things)
+
+
+def test_mtlspec_datasets_lists_the_data_sets_with_tasks_and_options():
+    import json
+
+    from click.testing import CliRunner
+
+    from mtlspec.cli import main
+
+    result = CliRunner().invoke(main, ["datasets", "--json"])
+    assert result.exit_code == 0, result.output
+    data = {row["name"]: row for row in json.loads(result.stdout)["data"]}
+    assert set(data) == {"multidigits", "scenes", "nyuv2:DIR", "cityscapes:DIR", "celeba:DIR"}
+    assert data["scenes"]["tasks"] == list(TASKS)
+    assert data["scenes"]["options"] == ["train_size", "val_size", "test_size", "size",
+                                         "max_objects"]
+    assert "label [H, W]" in data["nyuv2:DIR"]["layout"]
