@@ -55,7 +55,8 @@ def _data_sets() -> list[dict]:
     for name in list_datasets():
         entry = dataset_def(name)
         params = inspect.signature(entry.builder).parameters
-        options = [k for k, p in params.items() if p.kind is p.KEYWORD_ONLY and k not in ("tasks", "seed")]
+        options = [k for k, p in params.items()
+                   if p.kind is p.KEYWORD_ONLY and k not in ("tasks", "seed")]
         rows.append({"name": f"{name}:DIR" if entry.folder else name,
                      "description": entry.description, "tasks": list(entry.tasks),
                      "options": options, "layout": entry.layout})

@@ -76,6 +76,12 @@ def model_tasks(model: nn.Module, data: DataSplits) -> list[str]:
                 f"{data.name or '?'} needs {info.outputs} ({info.kind}); write "
                 + (f"classes={info.outputs}" if info.kind == "classification"
                    else f"out={info.outputs}") + " in the head")
+        if len(got) == 3 and got[0] == need[0]:
+            raise MtlspecError(
+                f"task {t}: the head predicts {got[1]}x{got[2]} maps but the targets of data "
+                f"set {data.name or '?'} are {need[1]}x{need[2]}; give the spec the data's "
+                "input size or call mtlspec.compile.heads.set_output_size(model, "
+                f"({need[1]}, {need[2]}))")
         raise MtlspecError(
             f"task {t}: the head outputs shape {got} per item but data set {data.name or '?'} "
             f"needs {need} ({info.kind}, one prediction per pixel); use a dense head "

@@ -112,3 +112,20 @@ def test_the_shipped_dense_specs_fit_their_data_sets(spec, data):
     tasks = scene_tasks(5) if data == "scenes" else nyuv2_tasks()
     assert set(tasks) <= set(dataset_def(data).tasks)
     check_spec(doc, tasks, data_name=data, input_shape=(3, 64, 64))  # raises if not
+
+
+def test_a_model_at_another_size_than_the_data_is_a_clear_error():
+    from mtlspec.compile import compile
+    from mtlspec.compile.heads import set_output_size
+    from mtlspec.data.registry import load_data
+    from mtlspec.errors import MtlspecError
+    from mtlspec.spec import parse
+    from mtlspec.train.evaluate import model_tasks
+
+    model = compile(validate(parse(TINY_SCENES)))
+    data = load_data("scenes", tasks=list(model.task_names), train_size=2, val_size=1,
+                     test_size=1, size=24)
+    with pytest.raises(MtlspecError, match=r"predicts 16x16 maps but .* are 24x24"):
+        model_tasks(model, data)
+    assert set_output_size(model, (24, 24)) == 4  # the four conv heads
+    assert model_tasks(model, data) == list(model.task_names)
