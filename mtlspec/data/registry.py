@@ -164,6 +164,9 @@ def load_data(
         if entry.folder and not path:
             raise MtlspecError(f"data set {name} reads a folder: write --data {name}:DIR "
                                f"(expected layout: {entry.layout})")
+        if path is not None and not entry.folder:
+            raise MtlspecError(f"data set {name} is generated here and reads no folder; write "
+                               f"--data {name}")
         args = (path,) if entry.folder else ()
         data = _call(name, entry.builder, args, tasks, seed, sizes, options)
     elif ":" in ref:

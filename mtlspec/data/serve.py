@@ -129,13 +129,33 @@ class _Served(Dataset):
                 from mtlspec.data.checks import check_batch
 
                 check_batch(x, y, self.infos, where, self.declared)
-            return x, y
+            none = torch.zeros(len(x), dtype=torch.bool)
+            return x.float(), {t: _fold(v, none, self.infos[t]) for t, v in y.items()}
         items = [self.dataset[i] for i in indices]
         if self.augment is not None:
             items = [self.augment(item, self.infos, augment_rng(self.seed, self.epoch, i))
                      for item, i in zip(items, indices, strict=True)]
         return collate_items(items, self.infos, where, check=not self.trusted,
                              declared=self.declared)
+
+
+def take(dataset: Dataset, indices: Sequence[int] | torch.Tensor,
+         infos: Mapping[str, TaskInfo], *, trusted: bool = False, name: str = "") -> Batch:
+    """One batch of the items at `indices`, in this process (no augmentation): what `serve`
+    yields, for code that picks its own items (searches, probes).
+
+    Raises:
+        MtlspecError: malformed items (unless `trusted`).
+
+    Example:
+        >>> from mtlspec.data import load_data
+        >>> data = load_data("multidigits", tasks=["left"], train_size=10)
+        >>> take(data.train, [3, 1], data.tasks)[1]["left"].shape
+        torch.Size([2])
+    """
+    served = _Served(dataset, infos, augment=None, seed=0, epoch=0, trusted=trusted,
+                     declared=None, name=name or type(dataset).__name__)
+    return served._gather([int(i) for i in indices])
 
 
 def augment_rng(seed: int, epoch: int, index: int) -> np.random.Generator:

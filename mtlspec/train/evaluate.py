@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from mtlspec.data.protocol import DataSplits
-from mtlspec.data.serve import serve
+from mtlspec.data.serve import serve, take
 from mtlspec.data.tasks import TaskInfo
 from mtlspec.errors import MtlspecError
 from mtlspec.train.metrics import TaskMetrics, delta_m
@@ -29,11 +29,11 @@ def sample_batch(data: DataSplits, n: int, device: torch.device | None = None,
                  infos: Mapping[str, TaskInfo] | None = None
                  ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The first `n` training items as a batch (no augmentation, no RNG drawn)."""
-    count = min(n, len(data.train))
-    batches = serve(data.train, infos or data.tasks, batch_size=count,
-                    order=torch.arange(count), device=device, trusted=data.trusted,
-                    name=f"{data.name} train")
-    return next(iter(batches))
+    x, y = take(data.train, range(min(n, len(data.train))), infos or data.tasks,
+                trusted=data.trusted, name=f"{data.name} train")
+    if device is None or device.type == "cpu":
+        return x, y
+    return x.to(device), {t: v.to(device) for t, v in y.items()}
 
 
 def _expected(info: TaskInfo, target: torch.Tensor) -> tuple[int, ...]:

@@ -142,3 +142,8 @@ def test_unknown_task_and_wrong_input_channels_are_located(tmp_path):
     assert result.exit_code == 2
     assert "s.mtl:2:3: error: the input has 1 channel(s) but data set scenes has 3" in (
         result.output)
+
+
+def test_a_generated_data_set_takes_no_folder():
+    with pytest.raises(MtlspecError, match="reads no folder; write --data scenes"):
+        load_data("scenes:/data/x")
