@@ -159,6 +159,8 @@ def load_data(
         if value < 1:
             raise MtlspecError(f"{key} must be at least 1, got {value}")
     name, path = parse_ref(ref)
+    if name not in _DATASETS and ":" not in ref:
+        dataset_def(name)  # an unknown name: raises, listing the known ones
     if name in _DATASETS:
         entry = _DATASETS[name]
         if entry.folder and not path:
@@ -169,12 +171,9 @@ def load_data(
                                f"--data {name}")
         args = (path,) if entry.folder else ()
         data = _call(name, entry.builder, args, tasks, seed, sizes, options)
-    elif ":" in ref:
+    else:
         data = _call(ref, _import_user(ref, allow_import), (), tasks, seed, sizes, options)
         data.name = data.name or ref
-    else:
-        dataset_def(name)  # raises: unknown name
-        raise AssertionError("unreachable")
     data = _finish(data, name if not path else f"{name}:{path}", tasks, sizes)
     if augment:
         from mtlspec.data.augment import DenseAugment

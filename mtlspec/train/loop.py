@@ -205,8 +205,9 @@ def train(
     stepper = Stepper(model, tasks, [loss_for(infos[t]) for t in tasks], weighting, probe)
     config = {"tasks": tasks, "weighting": weighting.name, "batch_size": batch_size,
               "lr": lr, "seed": seed, "train_items": len(data.train), "data": data.name,
-              "data_options": dict(data.options),
-              "augment": repr(data.augment) if data.augment else None, "drop_last": drop_last}
+              "data_options": dict(data.options)}
+    if data.augment or drop_last:  # only then: checkpoints of runs without them stay valid
+        config.update(augment=repr(data.augment) if data.augment else None, drop_last=drop_last)
     path = Path(checkpoint) / CHECKPOINT_NAME if checkpoint is not None else None
     run = _Run()
     resumed_from = None
