@@ -36,12 +36,13 @@ BASE = ROOT / "specs" / "conal_multidigits.mtl"
 from mtlspec.compile import compile  # noqa: E402
 from mtlspec.cost import cost  # noqa: E402
 from mtlspec.io import write_atomic  # noqa: E402
-from mtlspec.search.conal import SearchConfig, search_conal  # noqa: E402
-from mtlspec.search.conal_spec import layout_from_branch_points, tree_spec  # noqa: E402
-from mtlspec.search.conflicts import dataset_batches, gradient_conflicts  # noqa: E402
+from mtlspec.search.conal.conflicts import dataset_batches, gradient_conflicts  # noqa: E402
+from mtlspec.search.conal.search import SearchConfig, search_conal  # noqa: E402
+from mtlspec.search.conal.spec import layout_from_branch_points, tree_spec  # noqa: E402
 from mtlspec.spec import format, load, validate  # noqa: E402
 from mtlspec.train.data import load_data  # noqa: E402
-from mtlspec.train.loop import relative_delta, train  # noqa: E402
+from mtlspec.train.delta import relative_delta  # noqa: E402
+from mtlspec.train.loop import train  # noqa: E402
 from mtlspec.train.losses import loss_for  # noqa: E402
 
 

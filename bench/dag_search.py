@@ -34,7 +34,7 @@ def params(model) -> int:
 
 
 def row(name, metrics, tasks, single, n_params, edges, sparsity, seconds) -> dict:
-    from mtlspec.train.loop import relative_delta
+    from mtlspec.train.delta import relative_delta
 
     delta = relative_delta(metrics, single, tasks) if single else None
     return {"network": name, "metrics": metrics, "delta": delta, "params": n_params,
@@ -44,7 +44,7 @@ def row(name, metrics, tasks, single, n_params, edges, sparsity, seconds) -> dic
 def baselines(central, data, config, epochs: int) -> tuple[dict, dict]:
     """Single-task networks and the all-shared network, trained from scratch."""
     from mtlspec.compile import compile
-    from mtlspec.search.dag_report import full_spec
+    from mtlspec.search.dag.report import full_spec
     from mtlspec.train.loop import train
 
     out, single = {}, {}
@@ -88,9 +88,9 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     from mtlspec.io import write_atomic
-    from mtlspec.search.dag_report import spec_stats, to_dag_spec
-    from mtlspec.search.dag_stages import SearchConfig, finetune, search
-    from mtlspec.search.flow import reduce_all
+    from mtlspec.search.dag.flow import reduce_all
+    from mtlspec.search.dag.report import spec_stats, to_dag_spec
+    from mtlspec.search.dag.stages import SearchConfig, finetune, search
     from mtlspec.spec import format, load, validate
     from mtlspec.train.data import load_data
 

@@ -72,7 +72,7 @@ def branch_and_bound(table, budget: float, time_limit: float) -> float:
 
 def random_table(n_tasks: int, seed: int, *, real_costs: bool = False):
     """Half-size singles (cost 0.5) and every non-empty subset (cost 1, or GFLOPs-like)."""
-    from mtlspec.search.grouping_table import Candidate, default_name, make_table
+    from mtlspec.search.grouping.table import Candidate, default_name, make_table
 
     rng = random.Random(seed)
     tasks = [f"t{i}" for i in range(n_tasks)]
@@ -107,7 +107,7 @@ def baseline(table, budget: float, timeout: float) -> tuple[float | None, float 
 
 
 def measure(label: str, table, budgets, runs: int, timeout: float) -> list[dict]:
-    from mtlspec.search.grouping import frontier, select
+    from mtlspec.search.grouping.selection import frontier, select
 
     rows = []
     for budget in budgets:
@@ -134,7 +134,7 @@ def main() -> None:
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
-    from mtlspec.search.grouping_table import load_table
+    from mtlspec.search.grouping.table import load_table
 
     rows = measure("Setting 1 (results.txt)", load_table(DATA / "results.txt"),
                    [1 + 0.5 * i for i in range(9)], args.runs, args.timeout)

@@ -23,9 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mtlspec.search import layouts as lay
-from mtlspec.search import recommend as rc
-from mtlspec.search.pairs import PairsTable
+from mtlspec.cost import Budget
+from mtlspec.search.treemtl import layouts as lay
+from mtlspec.search.treemtl import recommender as rc
+from mtlspec.search.treemtl.pairs_table import PairsTable
 
 
 def _setup(tasks: int, blocks: int):
@@ -41,7 +42,7 @@ def _setup(tasks: int, blocks: int):
 
 def _full_pass(tasks: int, blocks: int, *, memory: bool = False) -> dict:
     model, table = _setup(tasks, blocks)
-    budget = rc.Budget(max_models=tasks / 2)
+    budget = Budget(models=tasks / 2)
     _cold()
     if memory:
         tracemalloc.start()
@@ -86,7 +87,7 @@ def _rank_time(tasks: int, blocks: int) -> float:
 def _beam(tasks: int, blocks: int, width: int) -> dict:
     model, table = _setup(tasks, blocks)
     start = time.perf_counter()
-    rec = rc.recommend(model, table, budget=rc.Budget(max_models=tasks / 2), top=5,
+    rec = rc.recommend(model, table, budget=Budget(models=tasks / 2), top=5,
                        beam_width=width)
     return {"tasks": tasks, "blocks": blocks, "width": width, "seconds":
             time.perf_counter() - start, "searched": rec.searched, "space": rec.space,

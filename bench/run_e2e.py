@@ -70,7 +70,7 @@ def pairs_part(args: argparse.Namespace, work: Path, figures: dict) -> Path:
 
 
 def layouts_to_measure(ranking: dict, tasks: int, blocks: int, extra: int) -> list[int]:
-    from mtlspec.search import layouts as lay
+    from mtlspec.search.treemtl import layouts as lay
 
     ids = [row["layout"] for row in ranking["top"][:3]]
     separate = lay.rank(lay.from_branch_points(tasks, blocks, [0] * (tasks * (tasks - 1) // 2)))
@@ -81,11 +81,10 @@ def layouts_to_measure(ranking: dict, tasks: int, blocks: int, extra: int) -> li
 
 def measure_layouts(args, plan: Path, ranking: dict, work: Path, figures: dict) -> Path:
     """Train each chosen layout; write oracle.csv (layout, measured Σ w_t Δ_t on test)."""
-    from mtlspec.search import layouts as lay
+    from mtlspec.plan import ExecutorOptions, Job, RunSettings, execute, run_job
+    from mtlspec.search.treemtl import layouts as lay
     from mtlspec.spec import format as format_spec
     from mtlspec.spec import load, validate
-    from mtlspec.train.executors import ExecutorOptions, execute
-    from mtlspec.train.run import RunSettings, run_job
 
     base = validate(load(BASE))
     tasks = [t.name for t in base.tasks]
@@ -97,15 +96,15 @@ def measure_layouts(args, plan: Path, ranking: dict, work: Path, figures: dict) 
     for ident in layouts_to_measure(ranking, len(tasks), ranking["blocks"], args.extra):
         spec = validate(lay.to_spec(base, lay.unrank(len(tasks), ranking["blocks"], ident),
                                     name=f"layout{ident}"))
-        jobs.append({"id": ident, "spec_text": format_spec(spec), "spec_name": f"{ident}.mtl",
-                     "settings": settings.as_dict(), "threads": 1})
+        jobs.append(Job(id=str(ident), spec_text=format_spec(spec), spec_name=f"{ident}.mtl",
+                        settings=settings))
     start = time.perf_counter()
     rows = []
     for job, out in execute(run_job, jobs, ExecutorOptions(workers=2), preload=("torch",)):
         if isinstance(out, BaseException):
             raise out
         delta = {t: (out["test"][t] - single[t]) / single[t] * 100 for t in tasks}
-        rows.append({"layout": job["id"], "score": sum(weights[t] * delta[t] for t in tasks),
+        rows.append({"layout": int(job.id), "score": sum(weights[t] * delta[t] for t in tasks),
                      **{f"test_{t}": out["test"][t] for t in tasks}})
     figures["measure_layouts_s"] = time.perf_counter() - start
     rows.sort(key=lambda r: r["layout"])

@@ -46,6 +46,10 @@ from mtlspec.io import write_atomic
 DEFAULT_OPSET = 17  # pinned, not torch's default, so a torch upgrade does not change the file
 RTOL = 1e-3  # relative to the largest |output| of the task: folded BatchNorm changes rounding
 ATOL = 1e-5
+# A float16 model is compared with the same weights in float32 (the math it approximates):
+# float16 keeps ~3 significant digits, and rounding grows with depth (ResNet34 at 288×384:
+# ~0.2% of max |output| in PyTorch's own float16, 0.05% in onnxruntime's), so 1% is the bar.
+TOLERANCES = {torch.float32: (RTOL, ATOL), torch.float16: (1e-2, 1e-3)}
 # The TorchScript exporter's own deprecation notices (torch ≥ 2.9), reviewed: see above.
 _KNOWN = ("You are using the legacy TorchScript-based ONNX export", "The feature will be removed")
 METADATA_SPEC = "mtlspec.spec"
@@ -86,6 +90,7 @@ class ExportReport:
     size_bytes: int
     conv_nodes: int
     export_seconds: float
+    input_dtype: str = "float32"  # the graph's input and output element type
     verify_seconds: float = 0.0
     parity: list[Parity] = field(default_factory=list)
     trace_warnings: list[str] = field(default_factory=list)
@@ -108,7 +113,10 @@ class ExportReport:
 
     def parity_table(self) -> str:
         """The parity checks as a plain-text table (also shown when verification fails)."""
-        lines = [f"onnxruntime vs PyTorch (eval), tolerance {ATOL:g} + {RTOL:g} × max |output|:",
+        rtol, atol = TOLERANCES[getattr(torch, self.input_dtype)]
+        versus = "onnxruntime vs PyTorch (eval)" if self.input_dtype == "float32" else \
+            f"onnxruntime ({self.input_dtype}) vs PyTorch (eval, float32 math on its weights)"
+        lines = [f"{versus}, tolerance {atol:g} + {rtol:g} × max |output|:",
                  f"  {'task':<16} {'batch':>5} {'max |diff|':>11} {'max |out|':>11} "
                  f"{'tolerance':>11}  ok"]
         for p in self.parity:
@@ -158,18 +166,22 @@ def export(model: nn.Module, path: str | Path, *, opset: int | None = None, veri
             onnxruntime disagrees with PyTorch (the file is then not written).
 
     Example:
-        >>> report = export(compile(spec), "out/model.onnx")  # doctest: +SKIP
-        >>> report.ok, report.outputs  # doctest: +SKIP
+        >>> import tempfile
+        >>> from mtlspec import load_model
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     report = export(load_model("specs/conal_multidigits.mtl"), f"{folder}/m.onnx")
+        >>> report.verified, report.outputs
         (True, ['left', 'right', 'parity'])
     """
     path = Path(path)
     spec, tasks = _spec_and_tasks(model)
     _check_opset(opset or DEFAULT_OPSET)
+    dtype = _model_dtype(model)
     shape = tuple(spec.input.shape)
     mode = model.training
     wrapper = _TaskTuple(model, tasks).eval()  # eval() reaches the model too
     report = ExportReport(None, opset or DEFAULT_OPSET, spec.input.name, shape, list(tasks),
-                          0, 0, 0.0)
+                          0, 0, 0.0, input_dtype=str(dtype).removeprefix("torch."))
     checked = (batches or (shape[0], shape[0] + 1)) if verify else ()
     try:
         blob = _build(wrapper, report, spec_text if spec_text is not None else _text(spec),
@@ -187,7 +199,8 @@ def _build(wrapper: nn.Module, report: ExportReport, spec_text: str, batches: tu
            seed: int) -> bytes:
     """Trace, verify at `batches` (none: skip), finish the graph; fill in `report`."""
     start = time.perf_counter()
-    example = torch.zeros(report.input_shape)
+    dtype = getattr(torch, report.input_dtype)
+    example = torch.zeros(report.input_shape, dtype=dtype)
     blob, report.trace_warnings = _trace(wrapper, example, report.input_name,
                                          tuple(report.outputs), report.opset)
     report.export_seconds = time.perf_counter() - start
@@ -195,7 +208,7 @@ def _build(wrapper: nn.Module, report: ExportReport, spec_text: str, batches: tu
         start = time.perf_counter()
         report.parity, out_shapes = _compare(wrapper, blob, report.input_name,
                                              tuple(report.outputs), report.input_shape,
-                                             batches, seed)
+                                             batches, seed, dtype)
         report.verify_seconds = time.perf_counter() - start
     else:  # the output sizes the graph declares come from one PyTorch run
         with torch.no_grad():
@@ -205,6 +218,24 @@ def _build(wrapper: nn.Module, report: ExportReport, spec_text: str, batches: tu
     report.size_bytes = len(blob)
     report.export_seconds += time.perf_counter() - start
     return blob
+
+
+def _model_dtype(model: nn.Module) -> torch.dtype:
+    """The compiled model's dtype, if onnxruntime can run it on the CPU (verification)."""
+    dtypes = {p.dtype for p in model.parameters()} or {torch.float32}
+    if len(dtypes) > 1:
+        raise MtlspecError(f"the model mixes parameter types ({', '.join(map(str, dtypes))}); "
+                           "export needs one")
+    (dtype,) = dtypes
+    if dtype == torch.bfloat16:
+        raise MtlspecError(
+            "cannot build a bfloat16 ONNX model: onnxruntime's CPU provider has no bfloat16 "
+            "convolution, so the graph could neither be verified nor run on a CPU\n"
+            "hint: declare the input as `float16` (half-precision ONNX for edge devices) or "
+            "`float`; bfloat16 specs still compile and train in PyTorch")
+    if dtype not in TOLERANCES:
+        raise MtlspecError(f"cannot export a {dtype} model to ONNX (float32 or float16)")
+    return dtype
 
 
 def _spec_and_tasks(model: nn.Module) -> tuple[Any, tuple[str, ...]]:
@@ -323,12 +354,18 @@ def _static_outputs(proto: Any, shapes: list[tuple[int, ...]]) -> None:
 
 def _compare(wrapper: nn.Module, blob: bytes, input_name: str, tasks: tuple[str, ...],
              shape: tuple[int, ...], batches: tuple[int, ...], seed: int,
+             dtype: torch.dtype = torch.float32,
              ) -> tuple[list[Parity], list[tuple[int, ...]]]:
     """Run onnxruntime and PyTorch on the same random inputs: one Parity per task and batch,
-    and PyTorch's output shapes at the first batch size."""
+    and PyTorch's output shapes at the first batch size. A float16 graph is compared with the
+    float32 math of its own weights (see `TOLERANCES`)."""
+    import copy
+
     import numpy as np
     import onnxruntime as ort
 
+    reference = wrapper if dtype == torch.float32 else copy.deepcopy(wrapper).float()
+    rtol, atol = TOLERANCES[dtype]
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: ORT's info lines are noise on a terminal
     options.intra_op_num_threads = torch.get_num_threads()  # same threads as PyTorch uses
@@ -337,14 +374,15 @@ def _compare(wrapper: nn.Module, blob: bytes, input_name: str, tasks: tuple[str,
     result: list[Parity] = []
     shapes: list[tuple[int, ...]] = []
     for batch in batches:
-        x = torch.randn((batch, *shape[1:]), generator=generator)
+        x = torch.randn((batch, *shape[1:]), generator=generator).to(dtype)
         with torch.no_grad():
-            expected = [t.numpy() for t in wrapper(x)]
+            expected = [t.float().numpy() for t in reference(x.float())]
         shapes = shapes or [want.shape for want in expected]
         got = session.run(list(tasks), {input_name: x.numpy()})
         for task, want, have in zip(tasks, expected, got, strict=True):
+            have = have.astype(np.float32)
             scale = float(np.max(np.abs(want))) if want.size else 0.0
             diff = (float(np.max(np.abs(have - want))) if have.shape == want.shape and want.size
                     else (0.0 if have.shape == want.shape else float("inf")))
-            result.append(Parity(task, batch, diff, scale, ATOL + RTOL * scale))
+            result.append(Parity(task, batch, diff, scale, atol + rtol * scale))
     return result, shapes

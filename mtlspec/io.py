@@ -16,23 +16,54 @@ def _umask() -> int:
     return mask
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, owned by someone else
+        return True
+    return True
+
+
+def _sweep_stale(path: Path) -> None:
+    """Remove temporary files that an earlier, killed write to `path` left behind.
+
+    Temporary names carry the writer's pid (`.NAME.PID.xxxx.tmp`), so a file is removed only
+    when its writer is gone; a concurrent writer's file is never touched.
+    """
+    prefix = f".{path.name}."
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(path.parent):
+            rest = entry.name[len(prefix):] if entry.name.startswith(prefix) else ""
+            pid, _, tail = rest.partition(".")
+            if tail.endswith(".tmp") and pid.isdigit() and not _alive(int(pid)):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+
+
 def write_atomic(path: str | Path, data: str | bytes) -> None:
     """Write `data` to `path` through a temporary file in the same folder and a rename.
 
-    A failure part-way (disk full, interrupt) leaves any earlier file at `path` untouched.
-    An existing file keeps its permission bits.
+    A failure part-way (disk full, interrupt) leaves any earlier file at `path` untouched, and
+    the next write to `path` removes a temporary file a killed write left behind. An existing
+    file keeps its permission bits; a symbolic link stays a link and its target is replaced.
 
     Raises:
         MtlspecError: the folder cannot be written.
     """
     path = Path(path)
+    if path.is_symlink():  # write through to the target, atomically; the link stays
+        path = Path(os.path.realpath(path))
+    _sweep_stale(path)
     blob = data.encode("utf-8") if isinstance(data, str) else data
     try:
         mode = path.stat().st_mode & 0o7777
     except FileNotFoundError:
         mode = 0o666 & ~_umask()  # a new file gets the permissions open() would give it
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp",
+                                   dir=path.parent)
     except OSError as err:
         raise MtlspecError(f"cannot write {path}: {err.strerror or err}") from None
     try:

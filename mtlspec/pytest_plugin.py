@@ -40,7 +40,7 @@ def pytest_collect_file(file_path, parent: pytest.Collector) -> pytest.Collector
 
 
 class BudgetExceeded(Exception):
-    """A spec costs more than its budget; carries the `mtlspec.cli.build.Limit`s."""
+    """A spec costs more than its budget; carries the `mtlspec.cost.Limit`s."""
 
     def __init__(self, limits: list[Any]) -> None:
         super().__init__(f"{sum(lim.over for lim in limits)} budget(s) exceeded")
@@ -58,11 +58,16 @@ class SpecItem(pytest.Item):
     """Validate, compile and cost one spec; fail if any budget of its own is exceeded."""
 
     def runtest(self) -> None:
-        from mtlspec.cli.build import _compiled, _cost, limits_of
+        from mtlspec.cost import budget_limits
+        from mtlspec.spec import load, validate
 
         allow = bool(self.config.getoption("mtlspec_allow_import"))
-        doc, model = _compiled(str(self.path), allow)
-        limits = limits_of(doc.filename, doc.spec, _cost(model), None, None)
+        doc = load(str(self.path))
+        validate(doc)  # a broken spec fails here, before torch is imported
+        from mtlspec import load_model
+        from mtlspec.cost import cost
+
+        limits = budget_limits(doc.filename, doc.spec, cost(load_model(doc, allow_import=allow)))
         self.user_properties.append(("mtlspec_budgets", [lim.row() for lim in limits]))
         if any(lim.over for lim in limits):
             raise BudgetExceeded(limits)

@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from mtlspec.cli import main
-from mtlspec.cli.build import parse_count
 from mtlspec.compile import compile
 from mtlspec.cost import cost
 from mtlspec.spec import load
+from mtlspec.spec.numbers import parse_count
 
 ROOT = Path(__file__).resolve().parents[1]
 CONAL = ROOT / "specs" / "conal_multidigits.mtl"
@@ -115,11 +115,16 @@ def test_bad_counts_are_usage_errors(bad: str):
 
 def test_parse_count():
     assert parse_count("60M") == 60_000_000
-    assert parse_count("1.5k") == 1500
+    assert parse_count("1.5K") == 1500
     assert parse_count("2G") == 2_000_000_000
     assert parse_count("93878") == 93878
     with pytest.raises(ValueError):
         parse_count("")
+    # the spec's rule: suffixes in capitals (`m` would read as milli)
+    with pytest.raises(ValueError, match="in capitals"):
+        parse_count("1.5k")
+    result = run("check", CONAL, "--max-params", "60m")
+    assert result.exit_code == 2 and "in capitals" in result.output
 
 
 def test_cost_json_adds_up(truth):

@@ -34,6 +34,17 @@ def wheel(tmp_path_factory) -> Path:
     return found
 
 
+def test_every_package_is_listed_in_pyproject():
+    import re
+
+    text = (ROOT / "pyproject.toml").read_text()  # tomllib is 3.11+: read the one list
+    block = re.search(r"^packages = \[(.*?)\]", text, re.S | re.M)
+    listed = set(re.findall(r'"([\w.]+)"', block.group(1)))
+    found = {p.parent.relative_to(ROOT).as_posix().replace("/", ".")
+             for p in (ROOT / "mtlspec").rglob("__init__.py")}
+    assert found - listed == set(), "packages missing from pyproject.toml"
+
+
 def test_wheel_contents(wheel: Path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "mtlspec/grammar/mtlspec.lark" in names
@@ -60,7 +71,7 @@ def test_installed_wheel_parses_specs(wheel: Path, tmp_path: Path):
         "from mtlspec.spec import load, validate;"
         f"assert mtlspec.__file__.startswith({str(target)!r}), mtlspec.__file__;"
         "[validate(load(p)) for p in sys.argv[1:]];"
-        "from mtlspec.search.grouping_table import load_table;"
+        "from mtlspec.search.grouping.table import load_table;"
         "assert len(load_table('standley:setting2-esa').candidates) == 36;"
         "print('ok')"
     )

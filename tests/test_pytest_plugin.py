@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-import mtlspec.cli.build  # noqa: F401  (imported here, so inline runs keep it: no torch)
+import mtlspec.cost  # noqa: F401  (imported here, so inline runs keep it: no torch)
 
 pytest_plugins = ["pytester"]
 

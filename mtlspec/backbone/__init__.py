@@ -7,8 +7,8 @@ The compiler calls `blocks_for`; the stages are public for tests, benches and to
 Importing this package imports torch; `mtlspec.spec` stays torch-free.
 """
 
+from mtlspec.backbone.block_costs import Cost, block_costs
 from mtlspec.backbone.blocks import BackboneBlocks, BlockInfo, Verification, blocks_for, verify
-from mtlspec.backbone.cost import Cost, block_costs
 from mtlspec.backbone.errors import BackboneError
 from mtlspec.backbone.partition import Partition, cut_points, partition
 from mtlspec.backbone.registry import (

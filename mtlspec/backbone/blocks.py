@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +14,11 @@ import torch
 from torch import fx
 
 from mtlspec.backbone import registry
-from mtlspec.backbone.cost import Cost, block_costs, total_uncounted
+from mtlspec.backbone.block_costs import Cost, partition_costs, total_uncounted
 from mtlspec.backbone.errors import BackboneError
+from mtlspec.backbone.layout import FeatureLayout
 from mtlspec.backbone.partition import Partition, partition
+from mtlspec.backbone.policy import Decision
 from mtlspec.backbone.select import balanced_groups, display_names, regroup, select_named
 from mtlspec.backbone.split import split
 from mtlspec.backbone.trace import Traced, trace
@@ -35,7 +37,7 @@ class BlockInfo:
         cut: fx node name of that cut point.
         output_shape: shape of the block's output for the requested input shape.
         params: parameters held by the block.
-        flops: fvcore flops (multiply-adds) of the block.
+        flops: flops of the block (multiply-adds for products; see `flops`).
     """
 
     index: int
@@ -61,7 +63,10 @@ class BackboneBlocks:
         cut_points: readable names of every detected cut point (before merging): the names an
             explicit selection may use.
         detected: number of blocks the detector found (after merging), whatever the selection.
-        uncounted: ops fvcore could not count → calls (show as warnings).
+        uncounted: ops without a flop formula → calls (show as warnings).
+        decisions: per cut point (readable name), whether the policy kept it and why.
+        layout: the backbone's output layout and what heads get.
+        leaves: module classes kept whole because fx could not trace through them.
     """
 
     name: str
@@ -72,6 +77,9 @@ class BackboneBlocks:
     cut_points: list[str]
     detected: int
     uncounted: dict[str, int]
+    decisions: list[Decision] = field(default_factory=list)
+    layout: FeatureLayout | None = None
+    leaves: tuple[str, ...] = ()
 
     @property
     def flops(self) -> int:
@@ -90,6 +98,7 @@ def blocks_for(
     selection: Selection = None,
     allow_import: bool = False,
     weights: str | Path | None = None,
+    materialize: bool = True,
 ) -> BackboneBlocks:
     """Build, trace and cut a backbone into blocks, with per-block FLOPs and parameters.
 
@@ -103,6 +112,10 @@ def blocks_for(
             (any detected cut point, even one merging would remove).
         allow_import: allow a `"pkg.module:callable"` backbone (runs user code).
         weights: a weights file (state dict) loaded with `torch.load(weights_only=True)`.
+        materialize: False builds the model on the `meta` device (no memory, no random
+            init) when only the report is wanted: blocks, shapes, FLOPs and parameter counts
+            are the same, but the modules cannot run (falls back to a real build if the
+            model cannot be built or traced that way).
 
     Returns:
         The `BackboneBlocks`.
@@ -117,8 +130,19 @@ def blocks_for(
         [(1, 32, 32, 32), (1, 32, 4, 4)]
     """
     shape = _normalize_shape(input_shape)
-    built = registry.build(backbone, args=args, input_shape=shape, allow_import=allow_import)
-    traced = trace(built.model, shape, head=built.head, name=backbone)
+    traced = None
+    if not materialize and weights is None:
+        try:
+            with torch.device("meta"):
+                built = registry.build(backbone, args=args, input_shape=shape,
+                                       allow_import=allow_import)
+            traced = trace(built.model, shape, head=built.head, end=built.end, name=backbone)
+        except Exception:
+            traced = None  # some builders or ops need real tensors: build for real
+    if traced is None:
+        built = registry.build(backbone, args=args, input_shape=shape,
+                               allow_import=allow_import)
+        traced = trace(built.model, shape, head=built.head, end=built.end, name=backbone)
     if weights is not None:
         registry.load_weights(traced.module, weights)
     if traced.source in traced.graph.pred[traced.sink]:
@@ -132,9 +156,10 @@ def blocks_for(
                   sum(p.numel() for p in block.parameters()), cost.flops)
         for i, (block, cut, cost) in enumerate(zip(blocks, chosen.cuts, costs, strict=True))
     ]
+    decisions = [Decision(names[d.cut], d.kept, d.reason) for d in merged.decisions]
     return BackboneBlocks(backbone, shape, traced.module, blocks, info,
                           [names[c] for c in merged.raw_cuts], len(merged),
-                          total_uncounted(costs))
+                          total_uncounted(costs), decisions, traced.layout, traced.leaves)
 
 
 def _normalize_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -150,9 +175,9 @@ def _select(traced: Traced, merged: Partition, selection: Selection,
             backbone: str) -> tuple[Partition, list[Cost]]:
     """The chosen partition and the cost of each of its blocks."""
     if selection is None or selection == "auto":
-        return merged, block_costs(split(traced.module, merged), traced.input_shape)
+        return merged, partition_costs(traced.graph, merged, split(traced.module, merged))
     if isinstance(selection, int) and not isinstance(selection, bool):
-        costs = block_costs(split(traced.module, merged), traced.input_shape)
+        costs = partition_costs(traced.graph, merged, split(traced.module, merged))
         if not 1 <= selection <= len(merged):
             raise BackboneError(
                 f"{backbone}: cannot make {selection} blocks: the detector found "
@@ -165,13 +190,13 @@ def _select(traced: Traced, merged: Partition, selection: Selection,
             isinstance(n, str) for n in selection):
         raw = partition(traced.graph, traced.source, traced.sink, merge=False)
         chosen = select_named(traced.graph, raw, list(selection), backbone=backbone)
-        return chosen, block_costs(split(traced.module, chosen), traced.input_shape)
+        return chosen, partition_costs(traced.graph, chosen, split(traced.module, chosen))
     raise BackboneError(f"{backbone}: bad block selection {selection!r}",
                         hint="use auto, a number of blocks K, or a list of module names")
 
 
 def _sum_costs(costs: Sequence[Cost]) -> Cost:
-    # FLOPs add up exactly (fvcore counts per op); parameters are recounted from the modules.
+    # FLOPs add up exactly (counted per op); parameters are recounted from the modules.
     return Cost(sum(c.flops for c in costs), sum(c.params for c in costs),
                 costs[-1].output_shape, dict(total_uncounted(costs)))
 
@@ -179,7 +204,9 @@ def _sum_costs(costs: Sequence[Cost]) -> Cost:
 def _first(traced: Traced, part: Partition, index: int) -> str:
     first = min(part.members(index), key=lambda v: traced.graph.nodes[v]["order"])
     data = traced.graph.nodes[first]
-    return data["target"] if data["op"] == "call_module" else first
+    if data["op"] == "call_module":
+        return data["target"]
+    return data["scopes"][-1] if data["scopes"] else first
 
 
 @dataclass(frozen=True)

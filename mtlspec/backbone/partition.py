@@ -14,8 +14,12 @@ of the block-cut tree (Hopcroft-Tarjan biconnected components). Dominators of th
 the same thing when every vertex reaches the output, but not with dead ends such as
 `torch._assert`, which may sit on either side of a cut (the property test found such a case).
 
-Then, as in TreeMTL, blocks holding only parameter-free or normalization layers merge into the
-preceding block with weights (the first block absorbs leading ones).
+Then the branching-point policy (`policy`) rejects cut points that are not sensible block
+boundaries (inside a residual unit, between an op and its norm or activation, channels-last
+tensors of a norm's permute), and, as in TreeMTL, blocks holding no weights (only
+parameter-free or normalization layers, class tokens, position embeddings) merge into the
+preceding block with weights (the first block absorbs leading ones). Every decision is kept,
+with its reason, in `Partition.decisions`.
 
 Vertices not reachable from the input (`get_attr`, constants) are not assigned to a block: each
 block copies the ones it uses (see `split`).
@@ -28,6 +32,8 @@ from dataclasses import dataclass
 
 import networkx as nx
 
+from mtlspec.backbone.policy import Decision, decide, kept_reason, violations
+
 
 @dataclass(frozen=True)
 class Partition:
@@ -38,11 +44,14 @@ class Partition:
             and output vertices excluded), in topological order.
         cuts: per block, the vertex whose output leaves it; the last one is the feature map.
         raw_cuts: every cut point found before merging, in order (valid explicit selections).
+        decisions: per raw cut point, whether it is a boundary and why (empty without the
+            policy, `merge=False`).
     """
 
     assignment: dict[str, int]
     cuts: tuple[str, ...]
     raw_cuts: tuple[str, ...]
+    decisions: tuple[Decision, ...] = ()
 
     def __len__(self) -> int:
         return len(self.cuts)
@@ -130,14 +139,15 @@ def partition(graph: nx.DiGraph, source: str, sink: str, *, merge: bool = True) 
     since blocks pass exactly one tensor on.
 
     Args:
-        graph: the graph of `trace` (vertex attributes `role` and `tensor` are read).
+        graph: the graph of `trace` (vertex attributes `role`, `tensor`, and those the
+            policy reads: `kind`, `unit`, `scopes`, `layout`, `excursion`, `order`).
         source: the input vertex.
         sink: the output vertex.
-        merge: merge blocks holding no weights (only parameter-free or normalization layers)
-            into the preceding block with weights, as TreeMTL does.
+        merge: apply the branching-point policy and merge blocks holding no weights into the
+            preceding block with weights, as TreeMTL does; False: one block per cut point.
 
     Returns:
-        The `Partition`; `raw_cuts` lists every tensor cut point before merging.
+        The `Partition`; `raw_cuts` lists every tensor cut point before the policy and merging.
 
     Raises:
         ValueError: `sink` is not reachable from `source`, has several predecessors, or
@@ -154,10 +164,13 @@ def partition(graph: nx.DiGraph, source: str, sink: str, *, merge: bool = True) 
     if len(graph.pred[sink]) != 1 or source in graph.pred[sink]:
         raise ValueError(f"the sink {sink!r} must have exactly one predecessor, not the source")
     cuts, seg = _scan(graph, source, sink)
-    keep = [k for k, c in enumerate(cuts, 1) if graph.nodes[c].get("tensor", True)]
-    raw_cuts = [cuts[k - 1] for k in keep]
-    # Segment k joins the block of the first kept cut at or after it. The sink's only
-    # predecessor is the last cut, and it is a tensor, so r stays in range.
+    raw_cuts = [c for c in cuts if graph.nodes[c].get("tensor", True)]
+    rejected = decide(graph, raw_cuts, seg) if merge else {}
+    boundaries = [c for c in raw_cuts if rejected.get(c) is None]
+    # Segment k joins the block of the first boundary at or after it. The sink's only
+    # predecessor is the last cut, and it is a tensor boundary, so r stays in range.
+    position = {c: k for k, c in enumerate(cuts, 1)}
+    keep = [position[c] for c in boundaries]
     block_of, r = [0] * (len(cuts) + 1), 0
     for k in range(1, len(cuts) + 1):
         while keep[r] < k:
@@ -165,14 +178,47 @@ def partition(graph: nx.DiGraph, source: str, sink: str, *, merge: bool = True) 
         block_of[k] = r
     order = nx.topological_sort(graph.subgraph(seg))
     assignment = {u: block_of[seg[u]] for u in order if u not in (source, sink)}
-    weighted = _weighted_blocks(graph, assignment, set(seg), len(raw_cuts))
-    groups = _merge(weighted) if merge else [[b] for b in range(len(raw_cuts))]
+    weighted = _weighted_blocks(graph, assignment, set(seg), len(boundaries))
+    groups = _merge(weighted) if merge else [[b] for b in range(len(boundaries))]
     new_index = {b: g for g, members in enumerate(groups) for b in members}
+    final = tuple(boundaries[members[-1]] for members in groups)
     return Partition(
         assignment={u: new_index[b] for u, b in assignment.items()},
-        cuts=tuple(raw_cuts[members[-1]] for members in groups),
+        cuts=final,
         raw_cuts=tuple(raw_cuts),
+        decisions=_decisions(graph, raw_cuts, rejected, final) if merge else (),
     )
+
+
+def check(graph: nx.DiGraph, source: str, part: Partition) -> list[str]:
+    """The policy's promises `part` breaks (see `policy.violations`); empty when none.
+
+    Example:
+        >>> from mtlspec.backbone import build, trace
+        >>> built = build("torchvision.mobilenet_v2")
+        >>> t = trace(built.model, (1, 3, 32, 32), head=built.head)
+        >>> check(t.graph, t.source, partition(t.graph, t.source, t.sink))
+        []
+    """
+    reach = nx.descendants(graph, source) | {source}
+    weighted = _weighted_blocks(graph, part.assignment, reach, len(part.cuts))
+    return violations(graph, source, part.cuts, part.assignment, weighted)
+
+
+def _decisions(graph: nx.DiGraph, raw_cuts: list[str], rejected: dict[str, str | None],
+               final: tuple[str, ...]) -> tuple[Decision, ...]:
+    kept = set(final)
+    out = []
+    for c in raw_cuts:
+        if c in kept:
+            reason = "the feature map" if c == final[-1] else kept_reason(graph, c)
+            out.append(Decision(c, True, reason))
+        elif rejected.get(c) is not None:
+            out.append(Decision(c, False, rejected[c]))
+        else:
+            out.append(Decision(c, False, "a piece without weights next to it merged into "
+                                "the neighbouring block"))
+    return tuple(out)
 
 
 def _weighted_blocks(graph: nx.DiGraph, assignment: dict[str, int], reach: set,

@@ -7,6 +7,8 @@ Three kinds of names (the torch-free list a spec may use is `mtlspec.spec.catalo
   `head` (its input is the feature map), because dense tasks need the spatial map and heads are
   the compiler's business.
 - `convnet`: the built-in `ConvNet`; `resnet`: the built-in `SmallResNet`.
+- `timm.NAME`: a timm model (optional extra `mtlspec[timm]`), random weights, its
+  `forward_features` (see `timm_source`).
 - `"pkg.module:callable"`: user code returning a module whose output is the feature map; it is
   imported only when explicitly allowed, since importing runs arbitrary code.
 
@@ -17,7 +19,6 @@ keyword-only builders.
 from __future__ import annotations
 
 import difflib
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +26,13 @@ from typing import Any
 
 from torch import nn
 
+from mtlspec import usercode
 from mtlspec.backbone.convnet import ConvNet
 from mtlspec.backbone.errors import BackboneError
 from mtlspec.backbone.resnet import SmallResNet
+from mtlspec.backbone.timm_source import build_timm, is_timm
+from mtlspec.errors import MtlspecError
+from mtlspec.registry import registers_into
 from mtlspec.spec import catalog
 
 
@@ -43,6 +48,9 @@ class BackboneDef:
         min_size: smallest input height and width the model accepts.
         size_multiple: height and width must be multiples of this (MaxViT's fixed windows).
         sized: the builder takes `input_size=(H, W)`; `build` passes the input's.
+        end: a module whose output is the feature map (instead of a `head` to cut off).
+        size_arg: the builder's input-size argument when `sized`: "input_size" takes (H, W),
+            "image_size" (torchvision ViT) takes one int and needs a square input.
     """
 
     name: str
@@ -51,6 +59,8 @@ class BackboneDef:
     min_size: int = 1
     size_multiple: int = 1
     sized: bool = False
+    end: str | None = None
+    size_arg: str = "input_size"
 
 
 @dataclass
@@ -61,20 +71,22 @@ class Backbone:
     model: nn.Module
     head: str | None = None
     args: dict[str, Any] = field(default_factory=dict)
+    end: str | None = None
 
 
 _REGISTRY: dict[str, BackboneDef] = {}
+_register = registers_into(_REGISTRY, "backbone", BackboneDef)
 
 
 def register_backbone(
     name: str, *, head: str | None = None, min_size: int = 1, size_multiple: int = 1,
-    sized: bool = False,
+    sized: bool = False, end: str | None = None, size_arg: str = "input_size",
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Decorator registering a keyword-only builder under `name` (duplicates are rejected).
 
     Args:
         name: registry name; must also be listed in `mtlspec.spec.catalog`.
-        head, min_size, size_multiple, sized: see `BackboneDef`.
+        head, min_size, size_multiple, sized, end, size_arg: see `BackboneDef`.
 
     Returns:
         The decorator; it returns the builder unchanged.
@@ -83,17 +95,15 @@ def register_backbone(
         ValueError: `name` is already registered (a programming error, not a user error).
 
     Example:
-        >>> @register_backbone("mynet")          # doctest: +SKIP
+        >>> @register_backbone("convnet")  # the name is taken: a new backbone needs its own
         ... def mynet(*, width: int = 8) -> nn.Module: ...
+        Traceback (most recent call last):
+        ...
+        ValueError: backbone 'convnet' is already registered
     """
 
-    def wrap(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        if name in _REGISTRY:
-            raise ValueError(f"backbone {name!r} is already registered")
-        _REGISTRY[name] = BackboneDef(name, builder, head, min_size, size_multiple, sized)
-        return builder
-
-    return wrap
+    return _register(name, head=head, min_size=min_size, size_multiple=size_multiple,
+                     sized=sized, end=end, size_arg=size_arg)
 
 
 def list_backbones() -> list[str]:
@@ -132,6 +142,7 @@ _FAMILIES: dict[str, tuple[str, int, dict[str, Any]]] = {
     "squeezenet1_1": ("classifier.0", 17, {}),
     "swin": ("avgpool", 4, {}),
     "vgg": ("avgpool", 32, {}),
+    "vit": ("", 14, {}),  # ends at `encoder` (tokens); see _register_torchvision
 }
 
 # Catalogue names deliberately left out of the registry, with the reason shown to users.
@@ -150,7 +161,10 @@ def _torchvision_builder(model: str, defaults: dict[str, Any]) -> Callable[..., 
                     hint="pass a weights file instead (--weights FILE), loaded with "
                     "torch.load(weights_only=True)",
                 )
-        return models.get_model(model, weights=None, **{**defaults, **kwargs})
+        built = models.get_model(model, weights=None, **{**defaults, **kwargs})
+        if model.startswith("vit_"):
+            built.mtlspec_prefix_tokens = 1  # the class token, before the patch tokens
+        return built
 
     builder.__name__ = model
     return builder
@@ -165,6 +179,12 @@ def _register_torchvision() -> None:
         head, min_size, defaults = _FAMILIES[family]
         # MaxViT's attention windows are fixed at construction: 7x7 partitions of H/32 x W/32.
         multiple, sized = (224, True) if family == "maxvit" else (1, False)
+        if family == "vit":  # a square image_size fixed at construction, a multiple of the patch
+            patch = int(model.rsplit("_", 1)[1])
+            register_backbone(name, min_size=patch, size_multiple=patch, sized=True,
+                              end="encoder", size_arg="image_size",
+                              )(_torchvision_builder(model, defaults))
+            continue
         register_backbone(name, head=head, min_size=min_size, size_multiple=multiple,
                           sized=sized)(_torchvision_builder(model, defaults))
 
@@ -219,13 +239,25 @@ def build(
     args = dict(args or {})
     if catalog.is_custom_ref(name):
         return Backbone(name, _import_custom(name, args, allow_import), None, args)
+    if is_timm(name):
+        return Backbone(name, build_timm(name, args, input_shape), None, args)
     entry = _lookup(name)
     if input_shape is not None:
         _check_size(entry, input_shape)
-        if entry.sized and "input_size" not in args:
-            args["input_size"] = tuple(input_shape[-2:])
+        if entry.sized and entry.size_arg not in args:
+            args[entry.size_arg] = _size_value(entry, input_shape)
     model = _call_builder(name, entry.builder, args)
-    return Backbone(name, model, entry.head, args)
+    return Backbone(name, model, entry.head, args, entry.end)
+
+
+def _size_value(entry: BackboneDef, input_shape: tuple[int, ...]) -> Any:
+    h, w = input_shape[-2:]
+    if entry.size_arg != "image_size":
+        return (h, w)
+    if h != w:
+        raise BackboneError(f"{entry.name} needs a square input (its image_size is one number), "
+                            f"got {h}x{w}", hint="use a timm ViT (timm.vit_*) for other shapes")
+    return h
 
 
 def _lookup(name: str) -> BackboneDef:
@@ -272,21 +304,17 @@ def _call_builder(name: str, builder: Callable[..., nn.Module], args: dict[str, 
 
 
 def _import_custom(ref: str, args: dict[str, Any], allow_import: bool) -> nn.Module:
-    if not allow_import:
+    if not usercode.allowed(allow_import):
         raise BackboneError(
             f"backbone {ref!r} is user code; importing it would run arbitrary code",
-            hint="allow it explicitly: `--allow-import` on the command line, or "
-            "`allow_import=True` when calling mtlspec.backbone.blocks_for",
+            hint=usercode.HINT,
         )
-    module_name, _, attr = ref.partition(":")
-    if not module_name or not attr:
+    if not usercode.is_ref(ref):
         raise BackboneError(f"custom backbone {ref!r} must look like 'pkg.module:callable'")
     try:
-        obj: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as err:
-        raise BackboneError(f"cannot import custom backbone {ref!r}: {err}") from err
+        obj = usercode.import_object(ref, what="custom backbone", allow=True)
+    except MtlspecError as err:
+        raise BackboneError(str(err)) from None
     if not callable(obj):
         raise BackboneError(f"custom backbone {ref!r} is not callable")
     return _call_builder(ref, obj, args)
@@ -307,7 +335,15 @@ def load_weights(module: nn.Module, path: str | Path) -> None:
         BackboneError: unreadable file, not a state dict, missing keys or wrong shapes.
 
     Example:
-        >>> load_weights(features, "resnet34.pt")   # doctest: +SKIP
+        >>> import tempfile
+        >>> import torch
+        >>> source, target = ConvNet(depth=2, width=4), ConvNet(depth=2, width=4)
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     torch.save(source.state_dict(), f"{folder}/w.pt")
+        ...     load_weights(target, f"{folder}/w.pt")
+        >>> all(torch.equal(a, b) for a, b in zip(source.state_dict().values(),
+        ...                                       target.state_dict().values()))
+        True
     """
     import torch
 

@@ -1,17 +1,23 @@
 """Trace a backbone with torch.fx into a features module and a networkx graph of facts.
 
 The networkx graph is what the partitioner reads: one vertex per fx node (named like the node)
-with its module, parameter count, role (weights / norm / free) and output shape, found by fx
-shape propagation: on real CPU tensors, or on the `meta` device (no arithmetic) for big models
-at big inputs, where that is faster, falling back to real tensors if an op has no meta kernel.
+with its module, parameter count, kind, role, output shape and layout, and its FLOPs (see
+`facts`). Shapes and FLOPs come from one fx pass: on real CPU tensors, or on the `meta` device
+(no arithmetic) for big models at big inputs, where that is faster, falling back to real
+tensors if an op has no meta kernel. That pass, like tracing, runs on one thread.
+
+Modules fx cannot trace through (Python control flow on tensor values) become leaves: the
+tracer retries with the failing module's class as a leaf, and timm's registered leaf modules
+and functions are leaves from the start. The traced output is then adapted to what heads read
+(`layout`: channels-last maps permuted, token sequences reshaped to their patch grid).
 """
 
 from __future__ import annotations
 
-import contextlib
 import inspect
+import sys
 import traceback
-from collections.abc import Iterator
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,15 +27,14 @@ import torch
 from torch import fx, nn
 
 from mtlspec.backbone.errors import BackboneError
+from mtlspec.backbone.facts import NORM_TYPES, layouts, to_networkx
+from mtlspec.backbone.flops import OpCounter, counting, one_thread
+from mtlspec.backbone.layout import FeatureLayout, adapt, output_layout
 
-# Normalization layers: a block holding only these (and parameter-free ops) gets merged into a
-# neighbour with weights, as in TreeMTL's detector.
-NORM_TYPES: tuple[type[nn.Module], ...] = tuple(
-    t for t in (
-        nn.modules.batchnorm._NormBase,  # BatchNorm*, InstanceNorm*, SyncBatchNorm
-        nn.GroupNorm, nn.LayerNorm, nn.LocalResponseNorm, getattr(nn, "RMSNorm", None),
-    ) if t is not None
-)
+__all__ = ["NORM_TYPES", "Traced", "trace"]
+
+# Leaves added by retrying: a module class that fails tracing is kept whole, up to this many.
+_MAX_LEAF_RETRIES = 12
 
 
 def _leaf_types() -> tuple[type[nn.Module], ...]:
@@ -43,7 +48,17 @@ def _leaf_types() -> tuple[type[nn.Module], ...]:
     from torchvision.ops import DropBlock2d, DropBlock3d, StochasticDepth
 
     return (StochasticDepth, DropBlock2d, DropBlock3d, swin_transformer.ShiftedWindowAttention,
-            swin_transformer.ShiftedWindowAttentionV2)
+            swin_transformer.ShiftedWindowAttentionV2, *_timm_leaves()[0])
+
+
+def _timm_leaves() -> tuple[tuple[type[nn.Module], ...], tuple[Any, ...]]:
+    """timm's registered no-trace modules and functions, when timm is already imported."""
+    fx_registry = sys.modules.get("timm.layers._fx")
+    if fx_registry is None:
+        return (), ()
+    modules = tuple(m for m in fx_registry.get_notrace_modules() if isinstance(m, type))
+    functions = tuple(f for f in fx_registry.get_notrace_functions() if callable(f))
+    return modules, functions
 
 
 @dataclass
@@ -58,6 +73,8 @@ class Traced:
         source: the input (placeholder) vertex.
         sink: the output vertex; its only predecessor is the feature map.
         input_shape: the (N, C, H, W) shapes were propagated with.
+        layout: the raw output's layout and what heads get (`module` already ends in it).
+        leaves: module classes kept whole because fx could not trace through them.
     """
 
     name: str
@@ -66,6 +83,8 @@ class Traced:
     source: str
     sink: str
     input_shape: tuple[int, ...]
+    layout: FeatureLayout | None = None
+    leaves: tuple[str, ...] = ()
 
     @property
     def output_shape(self) -> tuple[int, ...]:
@@ -75,10 +94,12 @@ class Traced:
 class _Tracer(fx.Tracer):
     """fx tracer with extra leaf modules that remembers the innermost module a failure hit."""
 
-    def __init__(self, leaf_types: tuple[type[nn.Module], ...]) -> None:
-        super().__init__()
+    def __init__(self, leaf_types: tuple[type[nn.Module], ...],
+                 autowrap: tuple[Any, ...] = ()) -> None:
+        super().__init__(autowrap_functions=autowrap)
         self.leaf_types = leaf_types
         self.failed_in: tuple[str, str] | None = None
+        self.added_leaves: tuple[type[nn.Module], ...] = ()
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
         return isinstance(m, self.leaf_types) or super().is_leaf_module(m, module_qualified_name)
@@ -94,30 +115,34 @@ class _Tracer(fx.Tracer):
 
 def trace(
     model: nn.Module, input_shape: tuple[int, ...], *, head: str | None = None,
-    name: str = "backbone",
+    end: str | None = None, name: str = "backbone",
 ) -> Traced:
     """Symbolically trace `model`, cut off its classifier and record per-node facts.
 
-    Vertex attributes of the returned graph: `op`, `target` (module name for call_module),
-    `module` (class name or None), `scopes` (enclosing module names, outermost first),
-    `params` (parameters the node owns), `role` ("weights", "norm" or "free"), `tensor` (the
-    output is one tensor), `shape` (its shape, or None) and `order` (topological index).
+    Vertex attributes of the returned graph (see `facts`): `op`, `target` (module name for
+    call_module), `module` (class name or None), `scopes` (enclosing module names, outermost
+    first), `unit` (innermost enclosing non-container module), `kind` ("weights", "norm",
+    "act", "shape", "other"), `params` (parameters the node owns), `role` ("weights", "norm"
+    or "free"), `tensor` (the output is one tensor), `shape` (its shape, or None), `layout`
+    ("nchw", "nhwc", "tokens", "flat"), `excursion`, `flops`, `uncounted` and `order`.
 
     Args:
         model: the backbone; it is put in eval mode (Python branches on `self.training` are
             traced as in eval mode, see `_leaf_types` for the ones kept live).
         input_shape: (N, C, H, W) of the input; shapes are propagated with it.
         head: first node of the classifier (module or node name); its input is the feature
-            map. None: the model's output is the feature map.
+            map. None: the model's output is the feature map (unless `end` is given).
+        end: a module whose output is the feature map (torchvision ViT's `encoder`).
         name: backbone name used in error messages.
 
     Returns:
-        The `Traced` backbone.
+        The `Traced` backbone; its module ends in N×C×H×W or N×C (see `layout`).
 
     Raises:
-        BackboneError: fx cannot trace the model (naming the module and source line), the
-            model takes several inputs, its output is not one tensor, does not depend on the
-            input, or an op fails on `input_shape` (naming the node).
+        BackboneError: fx cannot trace the model even with leaves (naming the module and
+            source line), the model takes several inputs, its output is not one tensor, does
+            not depend on the input, fits no layout, or an op fails on `input_shape` (naming
+            the node).
 
     Example:
         >>> from mtlspec.backbone.convnet import ConvNet
@@ -126,19 +151,62 @@ def trace(
         ((1, 4, 4, 4), 108)
     """
     model.eval()
-    tracer = _Tracer(_leaf_types())
-    try:
-        graph = tracer.trace(model, concrete_args=_defaults_beyond_first(model, name))
-    except Exception as err:
-        raise _trace_error(name, err, tracer.failed_in) from err
+    with one_thread():
+        graph, tracer = _trace_with_leaves(model, name)
     gm = fx.GraphModule(tracer.root, graph, type(model).__name__)
-    source, sink = _truncate(gm, head, name)
+    source, sink = _truncate(gm, head, end, name)
     gm.eval()
-    facts = _propagate(gm, input_shape, name)
-    if facts[sink] is None:
+    shapes, flops, uncounted = _propagate(gm, input_shape, name)
+    feature = next(n for n in gm.graph.nodes if n.op == "output").args[0]
+    if shapes.get(feature.name) is None:
         raise BackboneError(f"{name}: the backbone's output is not a single tensor",
                             hint="a custom backbone must return the feature map tensor")
-    return Traced(name, gm, _to_networkx(gm, facts), source, sink, tuple(input_shape))
+    detected = layouts(gm, shapes)[feature.name][0]
+    layout = output_layout(model, shapes[feature.name], detected, tuple(input_shape[-2:]), name)
+    shapes.update(_shapes_of(adapt(gm, layout), shapes))
+    leaves = tuple(sorted(t.__name__ for t in tracer.added_leaves))
+    return Traced(name, gm, to_networkx(gm, shapes, flops, uncounted), source, sink,
+                  tuple(input_shape), layout, leaves)
+
+
+def _trace_with_leaves(model: nn.Module, name: str) -> tuple[fx.Graph, _Tracer]:
+    """Trace; on failure inside a module, retry with that module's class as a leaf."""
+    timm_functions = _timm_leaves()[1]
+    leaves = _leaf_types()
+    added: list[type[nn.Module]] = []
+    concrete = _defaults_beyond_first(model, name)
+    while True:
+        tracer = _Tracer((*leaves, *added), timm_functions)
+        try:
+            graph = tracer.trace(model, concrete_args=concrete)
+            tracer.added_leaves = tuple(added)
+            return graph, tracer
+        except Exception as err:
+            failed = tracer.failed_in
+            culprit = None if failed is None or failed[0] == "<root>" else type(
+                model.get_submodule(failed[0]))
+            if culprit is None or culprit in added or len(added) >= _MAX_LEAF_RETRIES:
+                raise _trace_error(name, err, failed) from err
+            added.append(culprit)
+
+
+def _shapes_of(nodes: list[fx.Node], shapes: dict[str, Any]) -> dict[str, Any]:
+    """Shapes of appended parameter-free nodes, computed on meta tensors."""
+    env: dict[fx.Node, Any] = {}
+
+    def value(n: fx.Node) -> Any:
+        return env[n] if n in env else torch.empty(shapes[n.name], device="meta")
+
+    out = {}
+    for node in nodes:
+        args = fx.node.map_arg(node.args, value)
+        if node.op == "call_method":
+            result = getattr(args[0], str(node.target))(*args[1:])
+        else:
+            result = node.target(*args)
+        env[node] = result
+        out[node.name] = tuple(result.shape)
+    return out
 
 
 def _defaults_beyond_first(model: nn.Module, name: str) -> dict[str, Any]:
@@ -171,11 +239,19 @@ def _trace_error(name: str, err: Exception, failed_in: tuple[str, str] | None) -
     )
 
 
-def _truncate(gm: fx.GraphModule, head: str | None, name: str) -> tuple[str, str]:
-    """Make the graph return the head's input; drop what only the classifier used."""
+def _truncate(gm: fx.GraphModule, head: str | None, end: str | None,
+              name: str) -> tuple[str, str]:
+    """Make the graph return the head's input (or `end`'s output); drop what only the
+    classifier used."""
     graph = gm.graph
     output = next(n for n in graph.nodes if n.op == "output")
-    if head is not None:
+    if end is not None:
+        inside = [n for n in graph.nodes
+                  if end in [q for q, _ in n.meta.get("nn_module_stack", {}).values()]]
+        if not inside:
+            raise BackboneError(f"{name}: feature module {end!r} not found in the traced graph")
+        output.args = (inside[-1],)
+    elif head is not None:
         start = next((n for n in graph.nodes if n.name == head or (
             n.op == "call_module" and (n.target == head or n.target.startswith(head + "."))
         )), None)
@@ -205,20 +281,29 @@ def _truncate(gm: fx.GraphModule, head: str | None, name: str) -> tuple[str, str
 
 
 class _Recorder(fx.Interpreter):
-    """Runs the graph once, keeping each node's output shape (None when not one tensor)."""
+    """Runs the graph once under a flop counter, keeping each node's output shape (None when
+    not one tensor), flops and uncounted ops."""
 
-    def __init__(self, gm: fx.GraphModule) -> None:
+    def __init__(self, gm: fx.GraphModule, counter: OpCounter) -> None:
         super().__init__(gm)
-        self.facts: dict[str, tuple[int, ...] | None] = {}
+        self.counter = counter
+        self.shapes: dict[str, tuple[int, ...] | None] = {}
+        self.flops: dict[str, int] = {}
+        self.uncounted: dict[str, dict[str, int]] = {}
         self.failed: fx.Node | None = None
 
     def run_node(self, n: fx.Node) -> Any:
+        flops, missing = self.counter.flops, self.counter.uncounted.total()
+        before = Counter(self.counter.uncounted) if missing else Counter()
         try:
             out = super().run_node(n)
         except Exception:
             self.failed = self.failed or n
             raise
-        self.facts[n.name] = tuple(out.shape) if isinstance(out, torch.Tensor) else None
+        self.shapes[n.name] = tuple(out.shape) if isinstance(out, torch.Tensor) else None
+        self.flops[n.name] = self.counter.flops - flops
+        if self.counter.uncounted.total() != missing:
+            self.uncounted[n.name] = dict(self.counter.uncounted - before)
         return out
 
 
@@ -239,24 +324,31 @@ class _Probe(nn.Module):
 # ratio of params x pixels per node (ResNet-152 at 224x224) the meta device is faster.
 _META_ABOVE = 3e9
 
+Facts = tuple[dict[str, Any], dict[str, int], dict[str, dict[str, int]]]
 
-def _propagate(gm: fx.GraphModule, shape: tuple[int, ...], name: str) -> dict[str, Any]:
+
+def _propagate(gm: fx.GraphModule, shape: tuple[int, ...], name: str) -> Facts:
+    """Shapes, flops and uncounted ops of every node, from one pass (meta or real tensors)."""
     tensors = dict(gm.named_parameters(remove_duplicate=False))
     work = sum(p.numel() for p in tensors.values()) * shape[-1] * shape[-2]
-    if work > _META_ABOVE * len(gm.graph.nodes):
+    on_meta = any(t.is_meta for t in tensors.values())
+    if on_meta or work > _META_ABOVE * len(gm.graph.nodes):
         tensors.update(gm.named_buffers(remove_duplicate=False))
         meta = {f"gm.{k}": torch.empty_like(v, device="meta") for k, v in tensors.items()}
-        recorder = _Recorder(gm)
         try:
-            with torch.no_grad():
+            with counting() as counter:
+                recorder = _Recorder(gm, counter)
                 torch.func.functional_call(_Probe(gm, recorder), meta,
                                            (torch.zeros(shape, device="meta"),))
-            return recorder.facts
-        except Exception:
-            pass  # an op without a meta kernel, or a genuine failure: the real run tells which
-    recorder = _Recorder(gm)
+            return recorder.shapes, recorder.flops, recorder.uncounted
+        except Exception as err:
+            if on_meta:  # a model built on the meta device cannot run for real
+                raise BackboneError(f"{name}: shapes cannot be found on the meta device: "
+                                    f"{type(err).__name__}: {err}") from err
+            # an op without a meta kernel, or a genuine failure: the real run tells which
     try:
-        with torch.no_grad(), _one_thread():
+        with counting() as counter:
+            recorder = _Recorder(gm, counter)
             recorder.run(torch.zeros(shape))
     except Exception as err:
         node = recorder.failed
@@ -266,57 +358,10 @@ def _propagate(gm: fx.GraphModule, shape: tuple[int, ...], name: str) -> dict[st
             f"{name} fails on a {shown} input{at}: {type(err).__name__}: {err}",
             hint="the input may be too small or have the wrong number of channels",
         ) from err
-    return recorder.facts
-
-
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """One batch-1 pass of mostly small ops gains little from intra-op threads, and loses a
-    lot when another process holds a core (thread barriers then stall: 10x slower on DenseNet).
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+    return recorder.shapes, recorder.flops, recorder.uncounted
 
 
 def _target_name(node: fx.Node) -> str:
     if node.op in ("call_module", "get_attr", "call_method"):
         return str(node.target)
     return getattr(node.target, "__name__", str(node.target))
-
-
-def _to_networkx(gm: fx.GraphModule, facts: dict[str, Any]) -> nx.DiGraph:
-    graph = nx.DiGraph()
-    modules = dict(gm.named_modules())
-    for order, node in enumerate(gm.graph.nodes):
-        module = modules.get(node.target) if node.op == "call_module" else None
-        params, role = _params_and_role(gm, node, module)
-        shape = facts.get(node.name)
-        scopes = [qualname for qualname, _ in node.meta.get("nn_module_stack", {}).values()]
-        graph.add_node(
-            node.name, op=node.op, target=_target_name(node),
-            module=type(module).__name__ if module is not None else None,
-            scopes=tuple(scopes), params=params, role=role, tensor=shape is not None,
-            shape=shape, order=order,
-        )
-        graph.add_edges_from((src.name, node.name) for src in node.all_input_nodes)
-    return graph
-
-
-def _params_and_role(gm: fx.GraphModule, node: fx.Node,
-                     module: nn.Module | None) -> tuple[int, str]:
-    if module is not None:
-        params = sum(p.numel() for p in module.parameters())
-        if params == 0:
-            return 0, "free"
-        return params, "norm" if isinstance(module, NORM_TYPES) else "weights"
-    if node.op == "get_attr":
-        value = gm
-        for part in str(node.target).split("."):
-            value = getattr(value, part)
-        if isinstance(value, nn.Parameter):
-            return value.numel(), "weights"
-    return 0, "free"

@@ -17,7 +17,7 @@ import sys
 import click
 
 from mtlspec import __version__
-from mtlspec.cli.groups import LazyGroup
+from mtlspec.cli.lazy import LazyGroup
 from mtlspec.errors import MtlspecError
 
 INTERNAL_ERROR = 3
@@ -64,15 +64,16 @@ main.lazy.update({
     "fmt": "mtlspec.cli.spec_commands:fmt_command",
     "schema": "mtlspec.cli.spec_commands:schema_command",
     "blocks": "mtlspec.cli.blocks:blocks",
-    "cost": "mtlspec.cli.build:cost_command",
-    "check": "mtlspec.cli.build:check_command",
-    "build": "mtlspec.cli.build:build_command",
+    "cost": "mtlspec.cli.model_commands:cost_command",
+    "check": "mtlspec.cli.model_commands:check_command",
+    "build": "mtlspec.cli.model_commands:build_command",
     "draw": "mtlspec.cli.draw:draw_command",
     "train": "mtlspec.cli.train:train_command",
+    "weightings": "mtlspec.cli.weightings:weightings_command",
     "enumerate": "mtlspec.cli.recommend:enumerate_command",
     "recommend": "mtlspec.cli.recommend:recommend_group",
-    "group": "mtlspec.cli.group:group",
+    "group": "mtlspec.cli.grouping:group",
     "run": "mtlspec.cli.run:run_command",
-    "search": "mtlspec.cli.groups:search",
-    "import": "mtlspec.cli.groups:import_",
+    "search": "mtlspec.cli.lazy:search",
+    "import": "mtlspec.cli.lazy:import_",
 })

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from mtlspec.errors import MtlspecError
-
 
 def load_base(path: str, kind: str, needed_by: str) -> Any:
     """Load and validate the spec at `path`, refusing any kind but `kind`.
@@ -19,14 +17,12 @@ def load_base(path: str, kind: str, needed_by: str) -> Any:
         MtlspecError: the spec is broken or of another kind.
 
     Example:
-        >>> load_base("specs/nyuv2_dag.mtl", "dag", "`mtlspec search dag`").name  # doctest: +SKIP
+        >>> load_base("specs/nyuv2_dag.mtl", "dag", "`mtlspec search dag` needs").name
         'nyuv2_dag'
     """
     from mtlspec.spec import load, validate
+    from mtlspec.spec.ir import require_kind
 
     spec = validate(load(path))
-    if spec.kind != kind:
-        label = "model (tree)" if kind == "model" else kind
-        raise MtlspecError(f"{path}: `{spec.name}` is a {spec.kind} spec; {needed_by} a "
-                           f"{label} spec")
+    require_kind(spec, kind, needed_by, where=path)
     return spec

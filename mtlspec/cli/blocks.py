@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from mtlspec.cli.options import allow_import_option, json_option
 from mtlspec.errors import CheckFailed
 
 _SHAPE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
@@ -71,37 +72,57 @@ def _parse_args(ctx: click.Context, param: click.Parameter, values: tuple[str, .
               help="Backbone builder argument, repeatable (e.g. --arg width_mult=0.5).")
 @click.option("--weights", type=click.Path(exists=True, dir_okay=False),
               help="State dict file for the backbone (loaded with weights_only=True).")
-@click.option("--allow-import", is_flag=True,
-              help="Allow a 'pkg.module:callable' backbone (imports and runs that code).")
+@allow_import_option
 @click.option("--verify", is_flag=True,
               help="Check that the blocks, chained, compute the backbone exactly (exit 1 if not).")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@json_option()
+@click.option("--no-cache", is_flag=True,
+              help="Detect again instead of reading the on-disk cache (~/.cache/mtlspec or "
+              "$MTLSPEC_CACHE_DIR); the fresh result is still written to it.")
 def blocks(backbone: str, input_shape: tuple[int, ...], selection: Any, args: dict,
-           weights: str | None, allow_import: bool, verify: bool, as_json: bool) -> None:
+           weights: str | None, allow_import: bool, verify: bool, as_json: bool,
+           no_cache: bool) -> None:
     """Detect BACKBONE's branching points and show its blocks with their cost.
 
-    BACKBONE is `torchvision.NAME` (e.g. torchvision.resnet34), `convnet`, or, with
-    --allow-import, `pkg.module:callable`. Blocks take one tensor and return one; a
-    multi-task tree may branch after any of them.
+    BACKBONE is `torchvision.NAME` (e.g. torchvision.resnet34), `timm.NAME` (with the timm
+    extra), `convnet`, or, with --allow-import, `pkg.module:callable`. Blocks take one tensor
+    and return one; a multi-task tree may branch after any of them. Results are cached on
+    disk (keyed by backbone, arguments, input, selection and versions); --verify and
+    --weights always run the detector.
 
     \b
     mtlspec blocks torchvision.resnet34 --input 3x224x224 --verify
     mtlspec blocks torchvision.mobilenet_v2 --blocks 5 --json
     mtlspec blocks torchvision.resnet50 --blocks layer1,layer2,layer3
+    mtlspec blocks timm.vit_tiny_patch16_224 --json
     """
-    from mtlspec.backbone import blocks_for
-    from mtlspec.backbone import verify as verify_blocks
+    from mtlspec import cache
 
-    bb = blocks_for(backbone, input_shape=input_shape, args=args, selection=selection,
-                    allow_import=allow_import, weights=weights)
-    check = verify_blocks(bb) if verify else None
-    report = _report(bb, check)
+    key = cache.blocks_key(backbone, args, input_shape, selection)
+    report = None
+    if key is not None and not (no_cache or verify or weights):
+        report = cache.load(key)
+    if report is None:
+        report = _detect(backbone, input_shape, selection, args, weights, allow_import, verify)
+        if key is not None:
+            cache.store(key, {**report, "verify": None})
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
         _print(report)
-    if check is not None and not check.ok:
+    if report["verify"] is not None and not report["verify"]["ok"]:
         raise CheckFailed(_verify_line(report["verify"]))
+
+
+def _detect(backbone: str, input_shape: tuple[int, ...], selection: Any, args: dict,
+            weights: str | None, allow_import: bool, verify: bool) -> dict[str, Any]:
+    from mtlspec.backbone import blocks_for
+    from mtlspec.backbone import verify as verify_blocks
+
+    bb = blocks_for(backbone, input_shape=input_shape, args=args, selection=selection,
+                    allow_import=allow_import, weights=weights,
+                    materialize=verify or weights is not None)
+    return _report(bb, verify_blocks(bb) if verify else None)
 
 
 def _report(bb: Any, check: Any) -> dict[str, Any]:
@@ -124,6 +145,13 @@ def _report(bb: Any, check: Any) -> dict[str, Any]:
         "detected_blocks": bb.detected, "cut_points": bb.cut_points,
         "total": {"params": bb.params, "flops": bb.flops},
         "uncounted_ops": bb.uncounted, "verify": verify,
+        "output_layout": None if bb.layout is None else {
+            "kind": bb.layout.kind, "channels": bb.layout.channels,
+            "grid": None if bb.layout.grid is None else list(bb.layout.grid),
+            "prefix_tokens": bb.layout.prefix_tokens, "declared": bb.layout.declared,
+            "description": bb.layout.describe()},
+        "fx_leaves": list(bb.leaves),
+        "policy": [{"cut": d.cut, "kept": d.kept, "reason": d.reason} for d in bb.decisions],
     }
 
 
@@ -151,7 +179,10 @@ def _print(report: dict[str, Any]) -> None:
     console.print(table)
     if report["uncounted_ops"]:
         ops = ", ".join(f"{op} x{n}" for op, n in report["uncounted_ops"].items())
-        click.echo(f"warning: fvcore does not count these ops (not in the FLOPs): {ops}", err=True)
+        click.echo(f"warning: no FLOP formula for these ops (not in the FLOPs): {ops}", err=True)
+    layout = report.get("output_layout") or {}
+    if layout.get("kind") not in (None, "nchw"):
+        click.echo(f"output: {layout['description']}")
     if report["verify"] is not None and report["verify"]["ok"]:
         click.echo(_verify_line(report["verify"]))
 

@@ -1,7 +1,7 @@
 """`mtlspec search conal` (CoNAL branch search → tree spec) and `mtlspec import conal`.
 
-Both hang off the shared `search` / `import` groups (`mtlspec.cli.groups`); importing this
-module registers them. torch is imported inside the commands.
+Both hang off the shared `search` / `import` groups (`mtlspec.cli.lazy`), which load them on
+first use. torch is imported inside the commands.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from mtlspec.cli.base_spec import load_base
+from mtlspec.cli.options import allow_import_option, data_option, json_option
 from mtlspec.errors import MtlspecError
 from mtlspec.io import save_torch
 
@@ -33,8 +34,7 @@ def _write_spec(spec, output: str | None, as_json: bool) -> str:
 @click.command("conal")
 @click.option("--spec", "spec_path", required=True, type=click.Path(dir_okay=False),
               help="Base tree spec: its backbone blocks and task heads (layout ignored).")
-@click.option("--data", "data_name", default="multidigits", show_default=True,
-              help="Data set (mtlspec.train.data.list_datasets()).")
+@data_option("data_name")
 @click.option("--pro", is_flag=True, help="CoNAL-Pro: progressive, one stage per block → "
               "a general tree with task subgroups.")
 @click.option("--no-conflict-noticing", "no_noticing", is_flag=True,
@@ -57,10 +57,10 @@ def _write_spec(spec, output: str | None, as_json: bool) -> str:
               help="Folder for the search checkpoint (saved after every epoch).")
 @click.option("--resume", is_flag=True, help="Continue the search saved in --checkpoint.")
 @click.option("--name", default=None, help="Name of the written spec.")
-@click.option("--allow-import", is_flag=True, help="Allow a 'pkg.module:callable' backbone.")
+@allow_import_option
 @click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
               help="Write the found spec here (default: standard output).")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@json_option()
 def search_conal_command(spec_path, data_name, pro, no_noticing, epochs, warmup, batch_size,
                          train_size, val_size, test_size, retrain, retrain_epochs, weights_out,
                          seed, checkpoint_dir, resume, name, allow_import, output,
@@ -77,16 +77,19 @@ def search_conal_command(spec_path, data_name, pro, no_noticing, epochs, warmup,
         raise MtlspecError("--weights-out saves the retrained weights; drop --retrain none")
     from mtlspec.search.conal import SearchConfig, search_conal
     from mtlspec.train.data import load_data
+    from mtlspec.train.progress import progress_bar
 
     base = load_base(spec_path, "model", "CoNAL needs its backbone and heads from")
     data = load_data(data_name, tasks=[t.name for t in base.tasks], seed=seed,
                      train_size=train_size, val_size=val_size, test_size=test_size)
     config = SearchConfig(epochs=epochs, batch_size=batch_size, warmup_epochs=warmup,
                           conflict_noticing=not no_noticing, seed=seed)
-    with _ProgressBar(not as_json) as bar:
+    with progress_bar(not as_json, total=None, description="search") as bar:
         result = search_conal(base, data, config=config, pro=pro, name=name,
                               checkpoint=Path(checkpoint_dir) if checkpoint_dir else None,
-                              resume=resume, progress=bar, allow_import=allow_import)
+                              resume=resume, allow_import=allow_import,
+                              progress=lambda label, done, total: bar.update(
+                                  done, total, f"search {label}"))
     text = _write_spec(result.spec, output, as_json)
     trained = None
     if retrain != "none":
@@ -105,46 +108,16 @@ def search_conal_command(spec_path, data_name, pro, no_noticing, epochs, warmup,
         click.echo(f"wrote {weights_out}", err=True)
 
 
-class _ProgressBar:
-    """A rich progress bar on standard error (silent when disabled)."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.bar = None
-        self.tasks: dict[str, int] = {}
-
-    def __enter__(self):
-        if not self.enabled:
-            return None
-        from rich.console import Console
-        from rich.progress import Progress
-
-        self.bar = Progress(console=Console(stderr=True), transient=True)
-        self.bar.__enter__()
-        return self
-
-    def __call__(self, label: str, done: int, total: int) -> None:
-        if label not in self.tasks:
-            self.tasks[label] = self.bar.add_task(f"search {label}", total=total)
-        self.bar.update(self.tasks[label], completed=done)
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
-
-
 def _retrain(spec, data, weighting, epochs, batch_size, seed, weights_out, allow_import,
              progress):
-
     import torch
 
-    from mtlspec.compile import compile
-    from mtlspec.train.loop import train
+    from mtlspec import load_model
+    from mtlspec.train.settings import RunSettings, fit
 
-    torch.manual_seed(seed)
-    model = compile(spec, allow_import=allow_import)
-    result = train(model, data, weighting=weighting, epochs=epochs, batch_size=batch_size,
-                   seed=seed, progress=progress)
+    settings = RunSettings(epochs=epochs, batch_size=batch_size, seed=seed, weighting=weighting)
+    model = load_model(spec, allow_import=allow_import, seed=seed, dtype=torch.float32)
+    result = fit(model, data, settings, progress=progress)
     if weights_out is not None:
         save_torch(weights_out, model.state_dict())
     return result
@@ -173,7 +146,7 @@ def _report(result, trained, weighting) -> dict:
 
 
 def _print(report: dict) -> None:
-    from mtlspec.cli.tables import print_table
+    from mtlspec.cli.rich_table import print_table
 
     for stage in report["stages"]:
         rows = [{"unit": unit, "branch point": str(point),
@@ -204,14 +177,14 @@ def _print(report: dict) -> None:
 @click.option("--name", default=None, help="Name of the written spec (default: the base's).")
 @click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
               help="Write the spec here (default: standard output).")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option("the result")
 def import_conal_command(arch, base_path, tasks, name, output, as_json) -> None:
     """Turn a CoNAL result ({"0": 5, "1": 3}: task index → shared stages) into a tree spec.
 
     \b
     mtlspec import conal arch.json --tasks segment,depth,normal --base base.mtl -o out.mtl
     """
-    from mtlspec.search.conal_spec import import_conal
+    from mtlspec.search.conal import import_conal
 
     base = load_base(base_path, "model", "CoNAL needs its backbone and heads from")
     names = [t.strip() for t in tasks.split(",")] if tasks is not None else None

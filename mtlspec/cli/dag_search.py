@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from mtlspec.cli.base_spec import load_base
+from mtlspec.cli.options import data_option, json_option
 from mtlspec.errors import MtlspecError
 from mtlspec.io import save_torch
 
@@ -20,7 +21,7 @@ def _positive(name: str, value: float | None, minimum: float = 1) -> None:
 @click.command("dag")
 @click.option("--spec", "spec_path", required=True, type=click.Path(dir_okay=False),
               help="Base DAG spec: input, central network (stem, edge op), tasks and heads.")
-@click.option("--data", default="multidigits", show_default=True, help="Data set name.")
+@data_option()
 @click.option("--states", type=int, default=None, help="Hidden states N (default: the spec's).")
 @click.option("--flow", type=int, default=None, help="Flow constant M (default: the spec's).")
 @click.option("--kappa", type=float, default=None, help="Squeeze-loss budget κ (default N−1).")
@@ -52,7 +53,7 @@ def _positive(name: str, value: float | None, minimum: float = 1) -> None:
 @click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
               help="Write the DAG spec here (default: standard output).")
 @click.option("--progress/--no-progress", default=True, help="Progress bars on a terminal.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@json_option()
 def search_dag_command(spec_path, data, states, flow, kappa, lambda_sq, epochs_warmup,
                        epochs_search, epochs_finetune, batch_size, lr, arch_lr, reduction, seed,
                        train_size, test_size, max_steps, checkpoint, resume, weights_out, name,
@@ -78,7 +79,7 @@ def search_dag_command(spec_path, data, states, flow, kappa, lambda_sq, epochs_w
     base = load_base(spec_path, "dag", "`mtlspec search dag` needs")
     import torch
 
-    from mtlspec.search.dag_stages import SearchConfig, run_dag_search
+    from mtlspec.search.dag.stages import SearchConfig, run_dag_search
     from mtlspec.train.data import load_data
 
     config = SearchConfig(states=states, flow=flow, kappa=kappa, lambda_sq=lambda_sq,
@@ -105,7 +106,7 @@ def _write(result, output, weights_out, torch) -> None:
 
 
 def _report(result, output, weights_out, as_json: bool) -> None:
-    from mtlspec.search.dag_report import spec_stats, stats_rows
+    from mtlspec.search.dag.report import spec_stats, stats_rows
     from mtlspec.spec import format as format_spec
 
     stats = spec_stats(result.spec)
@@ -124,7 +125,7 @@ def _report(result, output, weights_out, as_json: bool) -> None:
         return
     if output is None:
         click.echo(data["spec"], nl=False)
-    from mtlspec.cli.tables import print_table
+    from mtlspec.cli.rich_table import print_table
 
     rows = stats_rows(stats)
     for row in rows:

@@ -7,9 +7,11 @@ import json
 
 import click
 
+from mtlspec.cli.options import json_option
+
 
 @click.command("datasets")
-@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@json_option("the list")
 def datasets_command(as_json: bool) -> None:
     """List the data sets `--data` accepts (tasks, options, folder layouts) and the published
     result tables shipped with mtlspec.
@@ -19,7 +21,7 @@ def datasets_command(as_json: bool) -> None:
     mtlspec train specs/nyuv2_resnet34.mtl --data nyuv2:/data/nyuv2
     mtlspec group --table standley:setting1 --sweep 1:5:0.5
     mtlspec recommend --spec specs/nyuv2_resnet34.mtl --pairs treemtl:nyuv2-resnet34 \\
-        --max-models 1.5
+        --max-models 2
     """
     from mtlspec.data.published import TABLES
 
@@ -47,17 +49,8 @@ def datasets_command(as_json: bool) -> None:
 
 
 def _data_sets() -> list[dict]:
-    import inspect
+    from mtlspec.data.catalog import SHIPPED  # torch-free: listing builds no data
 
-    from mtlspec.data.registry import dataset_def, list_datasets
-
-    rows = []
-    for name in list_datasets():
-        entry = dataset_def(name)
-        params = inspect.signature(entry.builder).parameters
-        options = [k for k, p in params.items()
-                   if p.kind is p.KEYWORD_ONLY and k not in ("tasks", "seed")]
-        rows.append({"name": f"{name}:DIR" if entry.folder else name,
-                     "description": entry.description, "tasks": list(entry.tasks),
-                     "options": options, "layout": entry.layout})
-    return rows
+    return [{"name": f"{d.name}:DIR" if d.folder else d.name, "description": d.description,
+             "tasks": list(d.tasks), "options": list(d.options), "layout": d.layout}
+            for d in sorted(SHIPPED.values(), key=lambda d: d.name)]

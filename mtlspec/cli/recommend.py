@@ -1,5 +1,5 @@
 """`mtlspec enumerate`, `mtlspec recommend [plan]`, `mtlspec import treemtl`: TreeMTL's layout
-design space and recommender (see `mtlspec.search.recommend`)."""
+design space and recommender (see `mtlspec.search.treemtl.recommender`)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 
 from mtlspec.cli.base_spec import load_base
-from mtlspec.cli.build import _count_option
-from mtlspec.cli.groups import DefaultGroup
+from mtlspec.cli.lazy import DefaultGroup
+from mtlspec.cli.options import allow_import_option, count_option, json_option
 from mtlspec.errors import MtlspecError
 
 
@@ -35,14 +35,14 @@ def _tasks_arg(text: str) -> list[str]:
 def enumerate_command(tasks_text, blocks, only_count, layout_id, as_json) -> None:
     """The layout design space: every layout of T tasks over B blocks, with its id.
 
-    Ids follow one canonical order (0 = all shared; see mtlspec.search.layouts), so
+    Ids follow one canonical order (0 = all shared; see mtlspec.search.treemtl.layouts), so
     `--id 353` means the same layout everywhere. --count is exact and instant (T=10 too).
 
     \b
     mtlspec enumerate --tasks 3 --blocks 5 --count
     mtlspec enumerate --tasks segment,normal,depth --blocks 5 --id 2
     """
-    from mtlspec.search import layouts as lay
+    from mtlspec.search.treemtl import layouts as lay
 
     names = _tasks_arg(tasks_text)
     lay.check_size(len(names), blocks)
@@ -67,7 +67,7 @@ def _json_rows(layout, names) -> list[list[list[str]]]:
 
 
 def _echo_layout(layout_id, layout, names, as_json) -> None:
-    from mtlspec.search import layouts as lay
+    from mtlspec.search.treemtl import layouts as lay
 
     if as_json:
         click.echo(json.dumps({"id": layout_id, "rows": _json_rows(layout, names),
@@ -91,8 +91,8 @@ def recommend_group() -> None:
 @click.option("--spec", "spec_path", required=True, type=click.Path(dir_okay=False),
               help="Base tree spec: input, backbone blocks and heads (its layout is ignored).")
 @click.option("--pairs", "pairs_path", required=True, type=click.Path(dir_okay=False),
-              help="2-task results: CSV, JSON or TreeMTL's table (mtlspec.search.pairs), or "
-              "a shipped table: treemtl:nyuv2-resnet34 (`mtlspec datasets` lists them).")
+              help="2-task results: CSV, JSON or TreeMTL's table (mtlspec.search.treemtl.pairs), "
+              "or a shipped table: treemtl:nyuv2-resnet34 (`mtlspec datasets` lists them).")
 @click.option("--single", "single_path", type=click.Path(dir_okay=False), default=None,
               help="Single-task baselines (CSV task,metric,value[,direction]).")
 @click.option("--tasks", "tasks_text", default=None,
@@ -100,7 +100,7 @@ def recommend_group() -> None:
               "a shipped table, its own names).")
 @click.option("--max-gflops", type=click.FloatRange(min=0), default=None,
               help="Total GFLOPs limit (heads included).")
-@click.option("--max-params", callback=_count_option, default=None, metavar="N",
+@click.option("--max-params", callback=count_option, default=None, metavar="N",
               help="Total parameter limit (60M, 1.5K ...).")
 @click.option("--max-models", type=click.FloatRange(min=0), default=None, metavar="K",
               help="TreeMTL's 'K models': backbone FLOPs ≤ K × one backbone.")
@@ -113,8 +113,8 @@ def recommend_group() -> None:
               help="Beam width when the space is too large to enumerate.")
 @click.option("--max-enumerate", type=click.IntRange(1), default=None,
               help="Enumerate spaces up to this many layouts (default 5,000,000).")
-@click.option("--allow-import", is_flag=True, help="Allow a \"pkg.module:callable\" backbone.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@allow_import_option
+@json_option("the result")
 def recommend_command(spec_path, pairs_path, single_path, tasks_text, max_gflops, max_params,
                       max_models, top, outdir, oracle_path, beam_width, max_enumerate,
                       allow_import, as_json) -> None:
@@ -122,12 +122,14 @@ def recommend_command(spec_path, pairs_path, single_path, tasks_text, max_gflops
 
     \b
     mtlspec recommend --spec specs/nyuv2_resnet34.mtl \\
-        --pairs treemtl:nyuv2-resnet34 --max-models 1.5 -o out/
+        --pairs treemtl:nyuv2-resnet34 --max-models 2 -o out/
     """
+    from mtlspec.cost import Budget
     from mtlspec.data import published
-    from mtlspec.search import recommend as rc
-    from mtlspec.search import recommend_report as report
-    from mtlspec.search.pairs import load_pairs
+    from mtlspec.search.treemtl import recommender as rc
+    from mtlspec.search.treemtl import report
+    from mtlspec.search.treemtl.pairs import load_pairs
+    from mtlspec.train.progress import progress_bar
 
     if (max_gflops is not None) + (max_params is not None) + (max_models is not None) > 1:
         raise MtlspecError("give at most one of --max-gflops, --max-params, --max-models")
@@ -142,10 +144,11 @@ def recommend_command(spec_path, pairs_path, single_path, tasks_text, max_gflops
     table = table.reordered(spec_order)
     model = rc.cost_model(base, base_dir=str(Path(spec_path).parent),
                           allow_import=allow_import)
-    budget = rc.Budget(max_gflops=max_gflops, max_params=max_params, max_models=max_models)
-    with _progress(not as_json) as tick:
+    budget = Budget(gflops=max_gflops, params=max_params, models=max_models)
+    with progress_bar(not as_json, total=None, description="scoring layouts") as bar:
         rec = rc.recommend(model, table, budget=budget, top=top, beam_width=beam_width,
-                           max_enumerate=max_enumerate or rc.MAX_ENUMERATE, progress=tick)
+                           max_enumerate=max_enumerate or rc.MAX_ENUMERATE,
+                           progress=lambda done, total: bar.update(done, total))
     if not rec.candidates:
         raise MtlspecError(f"no layout fits the budget ({budget.describe()}); the cheapest "
                            f"is all-shared: {_all_shared_gflops(model):.4g} GFLOPs, "
@@ -169,7 +172,7 @@ def _all_shared_gflops(model) -> float:
 
 def _write_outputs(outdir: Path, rec, model, files, data) -> None:
     from mtlspec.io import write_atomic
-    from mtlspec.search import recommend_report as report
+    from mtlspec.search.treemtl import report
 
     try:
         outdir.mkdir(parents=True, exist_ok=True)
@@ -181,33 +184,8 @@ def _write_outputs(outdir: Path, rec, model, files, data) -> None:
     report.plot_pareto(rec, model, outdir / "pareto.png")
 
 
-class _progress:
-    """A rich progress bar for long enumerations (only on a terminal, never with --json)."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
-        self.bar = None
-
-    def __enter__(self):
-        if not self.enabled:
-            return None
-        from rich.progress import Progress
-
-        self.bar = Progress(transient=True)
-        self.bar.start()
-        self.task = self.bar.add_task("scoring layouts", total=None)
-        return self.tick
-
-    def tick(self, done: int, total: int) -> None:
-        self.bar.update(self.task, completed=done, total=total)
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
 def _print(rec, model, data, outdir) -> None:
-    from mtlspec.cli.tables import print_table
+    from mtlspec.cli.rich_table import print_table
 
     shown = []
     for row in data["top"]:
@@ -238,16 +216,16 @@ def _print(rec, model, data, outdir) -> None:
               help="Base tree spec (backbone, heads, input).")
 @click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False),
               help="Plan folder: one spec per training + manifest.json.")
-@click.option("--allow-import", is_flag=True, help="Allow a \"pkg.module:callable\" backbone.")
-@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+@allow_import_option
+@json_option("the manifest")
 def plan_command(spec_path, outdir, allow_import, as_json) -> None:
     """Write the specs to train for `pairs.csv`: T single-task + C(T,2)·B two-task specs.
 
     Branch point 0 (two separate networks) is the same for every pair, so the plan trains
-    each task alone once instead (see mtlspec.search.plan).
+    each task alone once instead (see mtlspec.plan.pairs).
     """
-    from mtlspec.search.plan import pairs_plan, write_plan
-    from mtlspec.search.recommend import cost_model
+    from mtlspec.plan import pairs_plan, write_plan
+    from mtlspec.search.treemtl.recommender import cost_model
 
     base = load_base(spec_path, "model", "the recommender needs its backbone and heads from")
     model = cost_model(base, base_dir=str(Path(spec_path).parent), allow_import=allow_import)
@@ -276,12 +254,13 @@ def import_treemtl_command(layout_text, tasks_text, base_path, name, output) -> 
         --tasks segment,normal,depth --base base.mtl -o out.mtl
     """
     from mtlspec.io import write_atomic
-    from mtlspec.search import layouts as lay
+    from mtlspec.search.treemtl import layouts as lay
+    from mtlspec.search.treemtl.printed import parse_treemtl
     from mtlspec.spec import format as format_spec
     from mtlspec.spec import validate
 
     base = load_base(base_path, "model", "a TreeMTL layout takes its backbone and heads from")
-    layout = lay.parse_treemtl(layout_text)
+    layout = parse_treemtl(layout_text)
     order = [t.name for t in base.tasks]
     names = _tasks_arg(tasks_text) if tasks_text else order
     if sorted(names) != sorted(order):

@@ -6,33 +6,20 @@ import json
 
 import click
 
+from mtlspec.cli.options import (
+    data_option,
+    data_options_option,
+    device_option,
+    json_option,
+    parse_data_options,
+)
 from mtlspec.errors import CheckFailed, MtlspecError
-
-
-def _option_value(text: str) -> object:
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
-def _data_options(pairs: tuple[str, ...]) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise MtlspecError(f"--data-option takes KEY=VALUE, got `{pair}`")
-        out[key.strip()] = _option_value(value.strip())
-    return out
 
 
 @click.command("run")
 @click.argument("plan", type=click.Path(file_okay=False))
-@click.option("--data", default="multidigits", show_default=True, help="Data set name.")
-@click.option("--data-option", "data_options", multiple=True, metavar="KEY=VALUE",
-              help="Data set argument, e.g. train_size=2000 (repeatable).")
+@data_option()
+@data_options_option()
 @click.option("--epochs", type=int, default=5, show_default=True)
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--lr", type=float, default=1e-3, show_default=True)
@@ -50,13 +37,12 @@ def _data_options(pairs: tuple[str, ...]) -> dict[str, object]:
               help="ray: GPUs one training asks for.")
 @click.option("--threads", type=int, default=1, show_default=True,
               help="torch threads per training.")
-@click.option("--device", default=None, metavar="DEVICE",
-              help="Where each training runs: cpu (default), cuda, cuda:1; with ray, ask for "
-                   "GPUs with --gpus-per-task.")
+@device_option("Where each training runs: cpu (default), cuda, cuda:1; with ray, ask for "
+               "GPUs with --gpus-per-task.")
 @click.option("--force", is_flag=True, help="Train every spec again, ignoring results.")
 @click.option("--tables-only", is_flag=True,
               help="Train nothing; assemble the tables from the results present.")
-@click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
+@json_option("the run report")
 def run_command(plan, data, data_options, epochs, batch_size, lr, seed, executor, workers,
                 address, cpus_per_task, gpus_per_task, threads, device, force, tables_only,
                 as_json) -> None:
@@ -71,18 +57,16 @@ def run_command(plan, data, data_options, epochs, batch_size, lr, seed, executor
     mtlspec run plan/ --data multidigits --epochs 5 --workers 2
     mtlspec run plan/ --executor ray --address auto --gpus-per-task 0.25
     """
-    from mtlspec.train.executors import ExecutorOptions
-    from mtlspec.train.run import RunSettings, run_plan
-    from mtlspec.train.tables import assemble_tables, load_plan
+    from mtlspec.plan import ExecutorOptions, RunSettings, assemble_tables, load_manifest, run_plan
 
     if epochs < 1 or batch_size < 1 or lr <= 0:
         raise MtlspecError("--epochs and --batch-size must be at least 1 and --lr positive")
     if tables_only:
-        written = assemble_tables(plan, load_plan(plan))
+        written = assemble_tables(plan, load_manifest(plan))
         click.echo(json.dumps({"tables": [str(p) for p in written]}) if as_json else
                    "\n".join(f"wrote {p}" for p in written))
         return
-    settings = RunSettings(data=data, data_options=_data_options(data_options), epochs=epochs,
+    settings = RunSettings(data=data, data_options=parse_data_options(data_options), epochs=epochs,
                            batch_size=batch_size, lr=lr, seed=seed)
     if workers is None and executor == "local":
         workers = 1

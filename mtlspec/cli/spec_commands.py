@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from mtlspec.cli.options import json_option
 from mtlspec.errors import MtlspecError, SpecError, SpecErrors
 from mtlspec.io import write_atomic
 from mtlspec.spec import format as format_spec
@@ -35,7 +36,7 @@ def _as_json(err: MtlspecError) -> dict:
 
 @click.command("validate")
 @FILES
-@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+@json_option("the results")
 @click.option("--summary", is_flag=True, help="Print a table of the valid specs.")
 def validate_command(files: tuple[str, ...], as_json: bool, summary: bool) -> None:
     """Parse and validate spec FILES; report every error compiler-style (exit 2 if any)."""
@@ -55,7 +56,7 @@ def validate_command(files: tuple[str, ...], as_json: bool, summary: bool) -> No
     if as_json:
         click.echo(json.dumps(results, indent=2))
     elif summary and docs:
-        from mtlspec.cli.tables import print_table
+        from mtlspec.cli.rich_table import print_table
 
         rows = [summarize(d.spec, d.filename) for d in docs]
         print_table("specs", rows)

@@ -6,16 +6,27 @@ torch is imported inside the command so `mtlspec validate` stays fast.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import click
 
+from mtlspec.cli.options import (
+    allow_import_option,
+    data_options_option,
+    device_option,
+    json_option,
+    parse_data_options,
+    parse_key_values,
+)
 from mtlspec.errors import MtlspecError
 from mtlspec.io import save_torch
 from mtlspec.spec import load, validate
 
-WEIGHTINGS = ("uniform", "fixed", "rlw", "mgda", "mgda-ub")
+# torch-free copies of the registry's names (mtlspec.train.weighting.WEIGHTINGS; a test keeps
+# them equal), so that `mtlspec train --help` does not import torch
+WEIGHTINGS = ("uniform", "fixed", "rlw", "uw", "dwa", "gls", "imtl-l", "famo", "gradnorm",
+              "db-mtl", "mgda", "mgda-ub", "pcgrad", "graddrop", "gradvac", "imtl-g", "imtl",
+              "cagrad", "nash-mtl", "aligned-mtl", "upgrad", "dualproj", "config", "fairgrad")
 NORMALIZATIONS = ("none", "l2", "loss", "loss+")
 
 
@@ -42,30 +53,6 @@ def parse_task_weights(text: str) -> dict[str, float]:
     if not weights:
         raise MtlspecError("--weights is empty; write e.g. left=1,right=2")
     return weights
-
-
-def parse_data_options(pairs: tuple[str, ...]) -> dict[str, Any]:
-    """`("overlap=2", "val_size=500")` → {"overlap": 2, "val_size": 500} (ints, floats, text).
-
-    Raises:
-        MtlspecError: an item is not KEY=VALUE.
-
-    Example:
-        >>> parse_data_options(("overlap=2",))
-        {'overlap': 2}
-    """
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, eq, value = (part.strip() for part in pair.partition("="))
-        if not eq or not key:
-            raise MtlspecError(f"--data-option takes KEY=VALUE, got {pair!r}")
-        for kind in (int, float):
-            try:
-                out[key] = kind(value)
-                break
-            except ValueError:
-                out[key] = value
-    return out
 
 
 def _spec_tasks(doc: Any, data: str) -> list[str]:
@@ -101,7 +88,10 @@ def _fit_input(doc: Any, model: Any, splits: Any) -> dict[str, Any] | None:
 @click.option("--data", default="multidigits", show_default=True,
               help="multidigits, scenes, nyuv2:DIR, cityscapes:DIR, celeba:DIR or "
                    "pkg.module:callable (with --allow-import).")
-@click.option("--weighting", type=click.Choice(WEIGHTINGS), default="uniform", show_default=True)
+@click.option("--weighting", type=click.Choice(WEIGHTINGS), default="uniform", show_default=True,
+              help="Loss weighting / gradient aggregation (`mtlspec weightings` lists them).")
+@click.option("--weighting-option", "weighting_options", multiple=True, metavar="KEY=VALUE",
+              help="An option of the weighting, e.g. alpha=1.5 or rep_grad=true (repeatable).")
 @click.option("--weights", "task_weights", metavar="T=W,...",
               help="Per-task loss weights for --weighting fixed (e.g. left=1,right=2).")
 @click.option("--normalization", type=click.Choice(NORMALIZATIONS), default=None,
@@ -114,8 +104,7 @@ def _fit_input(doc: Any, model: Any, splits: Any) -> dict[str, Any] | None:
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seeds initialisation, data splits and order.")
 @click.option("--train-size", type=click.IntRange(min=1), help="Training items (data default).")
-@click.option("--data-option", "data_options", multiple=True, metavar="KEY=VALUE",
-              help="Data set option, e.g. overlap=2, size=64 or val_size=500 (repeatable).")
+@data_options_option("overlap=2 or val_size=500")
 @click.option("--augment", is_flag=True,
               help="Random scale-crop and flip of training images and dense targets alike.")
 @click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
@@ -130,18 +119,17 @@ def _fit_input(doc: Any, model: Any, splits: Any) -> dict[str, Any] | None:
 @click.option("--resume", is_flag=True, help="Continue from --checkpoint (exactly as if "
                                               "never stopped).")
 @click.option("--max-steps", type=click.IntRange(min=0), help="Stop after this many steps.")
-@click.option("--device", default=None, metavar="DEVICE",
-              help="Train on this device: cpu (default), cuda, cuda:1.")
+@device_option("Train on this device: cpu (default), cuda, cuda:1.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write the trained state dict (for `mtlspec build --weights`).")
 @click.option("--baseline", type=click.Path(dir_okay=False), multiple=True,
               help="Single-task metrics to report Δm against: JSON {task: value}, "
                    "{task: {metric: value}} or `train --json` output (repeatable, merged).")
-@click.option("--allow-import", is_flag=True,
-              help="Allow 'pkg.module:callable' backbones and --data.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def train_command(file: str, data: str, weighting: str, task_weights: str | None,
-                  normalization: str | None, epochs: int, batch_size: int, lr: float, seed: int,
+@allow_import_option
+@json_option()
+def train_command(file: str, data: str, weighting: str, weighting_options: tuple[str, ...],
+                  task_weights: str | None, normalization: str | None, epochs: int,
+                  batch_size: int, lr: float, seed: int,
                   train_size: int | None, data_options: tuple[str, ...], augment: bool,
                   workers: int, drop_last: bool,
                   checkpoint: str | None, checkpoint_every: int, resume: bool,
@@ -157,40 +145,44 @@ def train_command(file: str, data: str, weighting: str, task_weights: str | None
     mtlspec train specs/scenes_resnet.mtl --data scenes --data-option size=64
     mtlspec train specs/nyuv2_resnet34.mtl --data nyuv2:/data/nyuv2 --augment --workers 4
     mtlspec train specs/conal_multidigits.mtl --weighting mgda-ub --normalization loss+
+    mtlspec train specs/conal_multidigits.mtl --weighting fixed --weights left=1,parity=2
+    mtlspec train specs/conal_multidigits.mtl --weighting gradnorm --weighting-option alpha=1
     mtlspec train specs/conal_multidigits.mtl --checkpoint ckpt/ --resume
     """
     if resume and not checkpoint:
         raise MtlspecError("--resume needs --checkpoint DIR (where the run saved its state)")
     weights = parse_task_weights(task_weights) if task_weights is not None else None
+    method_options = parse_key_values(weighting_options, "--weighting-option")
     from mtlspec.cli.train_report import build_report, print_report, read_baselines
 
     base = read_baselines(baseline) if baseline else None
     doc = load(file)
-    spec = validate(doc)
+    validate(doc)
     names = _spec_tasks(doc, data)
     import torch
 
-    from mtlspec.compile import compile
-    from mtlspec.data.registry import load_data
+    from mtlspec import load_model
     from mtlspec.data.spec_check import check_spec
-    from mtlspec.train.loop import train
+    from mtlspec.train.settings import RunSettings, fit
     from mtlspec.train.weighting import make_weighting
 
-    w = make_weighting(weighting, weights=weights, normalization=normalization, seed=seed)
+    w = make_weighting(weighting, weights=weights, normalization=normalization, seed=seed,
+                       **method_options)
     options = parse_data_options(data_options)
     if train_size:
         options["train_size"] = train_size
-    splits = load_data(data, tasks=names, seed=seed, allow_import=allow_import,
-                       augment=augment, **options)
+    settings = RunSettings(data=data, data_options=options, epochs=epochs,
+                           batch_size=batch_size, lr=lr, seed=seed, weighting=weighting,
+                           augment=augment, drop_last=drop_last)
+    splits = settings.load_data(names, allow_import=allow_import)
     check_spec(doc, splits.tasks, data_name=splits.name, input_shape=splits.input_shape)
-    torch.manual_seed(seed)  # the initial weights depend on the seed only
-    base_dir = Path(".") if file == "-" else Path(file).parent
-    model = compile(spec, base_dir=base_dir, allow_import=allow_import)
+    model = load_model(doc, allow_import=allow_import, seed=seed,  # initial weights: the seed
+                       dtype=torch.float32)  # float32 master weights
     input_note = _fit_input(doc, model, splits)
-    result = train(model, splits, weighting=w, epochs=epochs, batch_size=batch_size, lr=lr,
-                   seed=seed, checkpoint=checkpoint, resume=resume, progress=not as_json,
-                   max_steps=max_steps, checkpoint_every=checkpoint_every if checkpoint else None,
-                   device=device, workers=workers, drop_last=drop_last)
+    result = fit(model, splits, settings, weighting=w, checkpoint=checkpoint, resume=resume,
+                 progress=not as_json, max_steps=max_steps,
+                 checkpoint_every=checkpoint_every if checkpoint else None, device=device,
+                 workers=workers)
     if output:
         save_torch(output, model.state_dict())
     report = build_report(doc, splits, result, base, output, input_note)

@@ -60,7 +60,7 @@ def _number(value: Any) -> bool:
 def build_report(doc: Any, data: Any, result: Any, baseline: dict[str, Any] | None,
                  output: str | None, input_note: dict[str, Any] | None) -> dict[str, Any]:
     """The JSON report of a training run."""
-    from mtlspec.train.evaluate import relative_delta
+    from mtlspec.train.delta import relative_delta
     from mtlspec.train.metrics import higher_is_better
 
     infos = data.tasks
@@ -77,7 +77,8 @@ def build_report(doc: Any, data: Any, result: Any, baseline: dict[str, Any] | No
         tasks[t] = row
     report: dict[str, Any] = {
         "file": doc.filename, "spec": doc.spec.name, "data": data.name,
-        "weighting": result.weighting, "steps": result.steps, "seconds": result.seconds,
+        "weighting": result.weighting, "weighting_options": result.weighting_options,
+        "last_step": result.last_step, "steps": result.steps, "seconds": result.seconds,
         "finished": result.finished, "resumed_from": result.resumed_from,
         "tasks": tasks, "metrics": result.metrics, "val_metrics": result.val_metrics,
         "all_metrics": result.all_metrics, "all_val_metrics": result.all_val_metrics,
@@ -95,7 +96,7 @@ def build_report(doc: Any, data: Any, result: Any, baseline: dict[str, Any] | No
 
 def print_report(report: dict[str, Any]) -> None:
     """The report as a table (one row per task and metric) and a few lines."""
-    from mtlspec.cli.tables import print_table
+    from mtlspec.cli.rich_table import print_table
 
     rows = []
     for t, row in report["tasks"].items():
@@ -122,6 +123,22 @@ def print_report(report: dict[str, Any]) -> None:
     if "delta" in report:
         click.echo(f"Δ vs single-task: {report['delta']:+.2f}% (Δm over every metric above "
                    "with a single-task value)")
+    _print_weighting(report)
     if report["weights"]:
         click.echo(f"wrote {report['weights']} (load with: mtlspec build {report['file']} "
                    f"--weights {report['weights']} -o model.onnx)")
+
+
+def _print_weighting(report: dict[str, Any]) -> None:
+    """What the weighting did in the last epoch: mean weights and gradient cosines."""
+    history = [row for row in report["history"] if "mean_weights" in row]
+    if not history or report["weighting"] == "uniform":
+        return
+    last = history[-1]
+    weights = ", ".join(f"{t} {w:.3g}" for t, w in last["mean_weights"].items())
+    click.echo(f"{report['weighting']} weights (mean of the last epoch): {weights}")
+    conflict = last.get("conflict")
+    if conflict:
+        click.echo(f"task-gradient cosines: mean {conflict['cos_mean']:+.3f}, min "
+                   f"{conflict['cos_min']:+.3f}, {100 * conflict['conflict_share']:.0f}% of "
+                   "pairs conflicting")

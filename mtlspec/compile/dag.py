@@ -37,9 +37,9 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock
 
 from mtlspec.compile.heads import build_head
-from mtlspec.compile.registry import registers_into
 from mtlspec.errors import MtlspecError
-from mtlspec.spec import catalog, ir
+from mtlspec.registry import registers_into
+from mtlspec.spec import catalog, graph, ir
 
 Edge = tuple[int, int]
 OpBuilder = Callable[..., nn.Module]
@@ -152,21 +152,7 @@ class DagPlan:
 
 def live_edges(topo: ir.Topology) -> frozenset[Edge]:
     """The edges of a topology on some path from a read-in state to a read-out state."""
-    forward = _closure(topo.read_in, {(a, b) for a, b in topo.edges})
-    backward = _closure(topo.read_out, {(b, a) for a, b in topo.edges})
-    live = forward & backward
-    return frozenset(e for e in topo.edges if e[0] in live and e[1] in live)
-
-
-def _closure(starts: frozenset[int], edges: set[Edge]) -> set[int]:
-    seen, todo = set(starts), list(starts)
-    while todo:
-        state = todo.pop()
-        for a, b in edges:
-            if a == state and b not in seen:
-                seen.add(b)
-                todo.append(b)
-    return seen
+    return graph.live_edges(topo.read_in, topo.read_out, topo.edges)
 
 
 def plan_dag(spec: ir.DagSpec) -> DagPlan:
@@ -182,8 +168,9 @@ def plan_dag(spec: ir.DagSpec) -> DagPlan:
         MtlspecError: a task has no topology, or a read-out state cannot be reached.
 
     Example:
-        >>> plan = plan_dag(load("specs/nyuv2_dag.mtl").spec)  # doctest: +SKIP
-        >>> len(plan.nodes), plan.edges[:2]  # doctest: +SKIP
+        >>> from mtlspec.spec import load
+        >>> plan = plan_dag(load("specs/nyuv2_dag.mtl").spec)
+        >>> len(plan.nodes), plan.edges[:2]
         (11, ((1, 2), (1, 3)))
     """
     topologies = {topo.task: topo for topo in spec.topologies}
@@ -306,8 +293,9 @@ def compile_dag(spec: ir.DagSpec) -> DagModel:
             without topology, an unreachable read-out state, or an input that is not 4-D.
 
     Example:
-        >>> model = compile_dag(load("specs/nyuv2_dag.mtl").spec)  # doctest: +SKIP
-        >>> model(torch.zeros(1, 3, 128, 128))["depth"].shape  # doctest: +SKIP
+        >>> from mtlspec.spec import load
+        >>> model = compile_dag(load("specs/nyuv2_dag.mtl").spec)
+        >>> model(torch.zeros(1, 3, 128, 128))["depth"].shape
         torch.Size([1, 1, 128, 128])
     """
     return DagModel(spec, plan_dag(spec))

@@ -140,7 +140,7 @@ def build_backbone(ref: str, *, args: dict[str, Any], width: float,
     built = registry.build(ref, args=direct if direct is not None else args,
                            input_shape=input_shape, allow_import=allow_import)
     model = built.model if direct is not None else _rescale(ref, built.model, built.args, width)
-    traced = trace(model, input_shape, head=built.head, name=ref)
+    traced = trace(model, input_shape, head=built.head, end=built.end, name=ref)
     return traced.module, tuple(traced.output_shape)
 
 
@@ -228,7 +228,8 @@ def build_network(net: ir.Network, spec: ir.GroupingSpec, *, allow_import: bool)
     unknown = sorted(net.trains - known.keys())
     if unknown:
         raise MtlspecError(f"{spec.name}: network `{net.name}` trains unknown task `{unknown[0]}`")
-    heads = {t.name: build_head(t.head, in_channels=feature_shape[1], size=shape[-2:])
+    heads = {t.name: build_head(t.head, in_channels=feature_shape[1], size=shape[-2:],
+                                pooled=len(feature_shape) == 2)
              for t in spec.tasks if t.name in net.trains}
     serves = tuple(t.name for t in spec.tasks if t.name in net.serves & net.trains)
     return GroupNetwork(net, backbone, heads, serves, feature_shape)
@@ -248,10 +249,11 @@ def compile_grouping(spec: ir.GroupingSpec, *, allow_import: bool = False) -> Gr
         MtlspecError: a backbone cannot be built or width-scaled, or a task is not served.
 
     Example:
-        >>> spec = load("specs/taskonomy_grouping_2_5.mtl").spec  # doctest: +SKIP
-        >>> model = compile_grouping(spec)  # doctest: +SKIP
-        >>> model(torch.zeros(1, 3, 256, 256))["normal"].shape  # doctest: +SKIP
-        torch.Size([1, 3, 256, 256])
+        >>> from mtlspec.spec import load
+        >>> spec = load("specs/taskonomy_grouping_2_5.mtl").spec
+        >>> model = compile_grouping(spec)
+        >>> list(model.networks), model.server["normal"]
+        (['A', 'B', 'C'], 'C')
     """
     if len(spec.input.shape) != 4:
         raise MtlspecError(f"{spec.name}: the input must be (N, C, H, W), got {spec.input.shape}")

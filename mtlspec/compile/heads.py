@@ -3,6 +3,8 @@
 A head reads the last feature map of its task's path (N, C, h, w). Dense heads (`conv`,
 `aspp`) return a map upsampled to the input's spatial size; `linear` and `mlp` pool first and
 return (N, K). Builders take keyword-only arguments, exactly those the catalogue declares.
+Backbones that end in tokens or channels-last maps are adapted to N×C×h×w by the detector
+(`mtlspec.backbone.layout`); one that ends pooled (N×C) feeds pooled heads only.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from torch import nn
 from torch.nn import functional as F
 from torchvision.models.segmentation.deeplabv3 import ASPP
 
-from mtlspec.compile.registry import registers_into
 from mtlspec.errors import MtlspecError
+from mtlspec.registry import registers_into
 from mtlspec.spec import catalog, ir
 
 HeadBuilder = Callable[..., nn.Module]
@@ -110,6 +112,9 @@ def aspp(*, in_channels: int, size: tuple[int, int], classes: int | None = None,
     )
 
 
+DENSE_HEADS = frozenset({"conv", "aspp"})
+
+
 def set_output_size(model: nn.Module, size: tuple[int, int]) -> int:
     """Make every dense head of `model` upsample to `size` (H, W) instead of the spec's input
     size, e.g. to train on images of another size. Heads hold no size-dependent weights, so
@@ -131,24 +136,32 @@ def set_output_size(model: nn.Module, size: tuple[int, int]) -> int:
     return changed
 
 
-def build_head(head: ir.Call, *, in_channels: int, size: tuple[int, int]) -> nn.Module:
+def build_head(head: ir.Call, *, in_channels: int, size: tuple[int, int],
+               pooled: bool = False) -> nn.Module:
     """Build the head a spec names, for a feature map of `in_channels` channels.
 
     Args:
         head: the spec's head call (validated against the catalogue).
         in_channels: channels of the feature map the head reads.
         size: the input's spatial size (H, W); dense heads upsample to it.
+        pooled: the features are N×C vectors (a backbone that pools itself), not a map.
 
     Raises:
-        MtlspecError: a head name the catalogue knows but no builder implements.
+        MtlspecError: a head name the catalogue knows but no builder implements, or a dense
+            head on pooled features.
 
     Example:
         >>> head = build_head(ir.Call(name="linear", args={"classes": 10}), in_channels=64,
         ...                   size=(8, 8))
-        >>> type(head).__name__, head(torch.zeros(2, 64, 4, 4)).shape
-        ('Pooled', torch.Size([2, 10]))
+        >>> head(torch.zeros(2, 64, 8, 8)).shape
+        torch.Size([2, 10])
     """
     builder = _HEADS.get(head.name)
     if builder is None or head.name not in catalog.HEADS:
         raise MtlspecError(f"unknown head `{head.name}`; heads: {', '.join(list_heads())}")
+    if pooled and head.name in DENSE_HEADS:
+        raise MtlspecError(
+            f"head `{head.name}` needs a spatial feature map, but the backbone's output is "
+            f"pooled (N×{in_channels}); use a pooled head (linear, mlp) or a backbone that "
+            "ends in a feature map")
     return builder(in_channels=in_channels, size=size, **head.args)

@@ -70,10 +70,12 @@ class TreeModel(nn.Module):
             self.nodes[name][node.key] = copy.deepcopy(backbone.blocks[node.block])
         last = len(spec.layout) - 1
         self.leaf = {t: n.key for n in self.plan if n.block == last for t in n.tasks}
-        channels = backbone.info[-1].output_shape[1]
+        feature = backbone.info[-1].output_shape
         size = tuple(spec.input.shape[-2:])
         self.heads = nn.ModuleDict({
-            t.name: build_head(t.head, in_channels=channels, size=size) for t in spec.tasks
+            t.name: build_head(t.head, in_channels=feature[1], size=size,
+                               pooled=len(feature) == 2)
+            for t in spec.tasks
         })
 
     def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -115,8 +117,9 @@ def compile_tree(
             differs from the detected block count, or a weights file does not fit.
 
     Example:
-        >>> model = compile_tree(load("specs/conal_multidigits.mtl").spec)  # doctest: +SKIP
-        >>> model(torch.zeros(1, 1, 8, 16))["left"].shape  # doctest: +SKIP
+        >>> from mtlspec.spec import load
+        >>> model = compile_tree(load("specs/conal_multidigits.mtl").spec)
+        >>> model(torch.zeros(1, 1, 8, 16))["left"].shape
         torch.Size([1, 10])
     """
     base = Path(base_dir)
@@ -126,7 +129,7 @@ def compile_tree(
         input_shape=tuple(spec.input.shape),
         args=dict(bb.args),
         selection=selection_of(bb.blocks),
-        allow_import=allow_import or bb.allow_import,
+        allow_import=allow_import,  # the user allows it; the spec cannot (mtlspec.usercode)
         weights=base / spec.init if spec.init else None,
     )
     if len(backbone.blocks) != len(spec.layout):

@@ -18,8 +18,10 @@ from typing import Any
 
 from torch.utils.data import Subset
 
+from mtlspec import usercode
 from mtlspec.data.protocol import DataSplits, MultiTaskDataset
 from mtlspec.errors import MtlspecError
+from mtlspec.registry import registers_into
 
 DatasetBuilder = Callable[..., DataSplits]
 # Shipped data sets, imported on first use (module defining them with `register_dataset`).
@@ -44,23 +46,21 @@ _DATASETS: dict[str, DatasetDef] = {}
 _loaded = False
 
 
+_register = registers_into(_DATASETS, "data set",
+                           lambda name, builder, **details: DatasetDef(name, builder, **details))
+
+
 def register_dataset(name: str, *, tasks: Sequence[str] = (), folder: bool = False,
                      description: str = "", layout: str = "") -> Callable[[DatasetBuilder],
                                                                           DatasetBuilder]:
     """Decorator: register `f(*, tasks, seed, **opts)` (or `f(path, *, ...)` when `folder`).
 
     Raises:
-        ValueError: the name is already registered.
+        ValueError: (when decorating) the name is already registered.
     """
-
-    def decorate(builder: DatasetBuilder) -> DatasetBuilder:
-        _builtins()
-        if name in _DATASETS:
-            raise ValueError(f"data set {name!r} is already registered")
-        _DATASETS[name] = DatasetDef(name, builder, tuple(tasks), folder, description, layout)
-        return builder
-
-    return decorate
+    _builtins()  # built-in names first, so a user's duplicate is the one rejected
+    return _register(name, tasks=tuple(tasks), folder=folder, description=description,
+                     layout=layout)
 
 
 def _builtins() -> dict[str, DatasetDef]:
@@ -230,18 +230,8 @@ def _finish(data: DataSplits, name: str, tasks: Sequence[str] | None,
 
 
 def _import_user(ref: str, allow_import: bool) -> Callable[..., Any]:
-    """The callable a `pkg.module:callable` names (only with `allow_import`)."""
-    module_name, _, attr = ref.partition(":")
-    if not allow_import:
-        raise MtlspecError(f"--data {ref!r} imports your code; pass --allow-import to run it "
-                           "(or use a shipped data set: " + ", ".join(list_datasets()) + ")")
-    if not module_name or not attr:
-        raise MtlspecError(f"--data {ref!r}: write 'pkg.module:callable'")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise MtlspecError(f"--data {ref!r}: cannot import {module_name}: {err}") from None
-    fn = getattr(module, attr, None)
+    """The callable a `pkg.module:callable` names (only when the user allowed imports)."""
+    fn = usercode.import_object(ref, what="data set", allow=allow_import)
     if not callable(fn):
-        raise MtlspecError(f"--data {ref!r}: {module_name} has no callable {attr}")
+        raise MtlspecError(f"--data {ref!r}: {ref.partition(':')[2]} is not callable")
     return fn

@@ -120,14 +120,9 @@ TORCHVISION_BACKBONES: frozenset[str] = frozenset({
 })
 
 # torchvision models the detector cannot cut (registry.EXCLUDED is this dict): listed so that
-# `mtlspec validate` rejects them early, with the reason.
-UNSUPPORTED_BACKBONES: dict[str, str] = {
-    f"torchvision.{name}": (
-        "vision transformers (ViT) end in a sequence of tokens read out through a class token, "
-        "with no spatial feature map for dense heads, and assert a fixed input size"
-    )
-    for name in ("vit_b_16", "vit_b_32", "vit_h_14", "vit_l_16", "vit_l_32")
-}
+# `mtlspec validate` rejects them early, with the reason. Empty since ViTs are supported
+# (their tokens are reshaped to the patch grid for dense heads).
+UNSUPPORTED_BACKBONES: dict[str, str] = {}
 
 DTYPES: frozenset[str] = frozenset({"float", "float16", "bfloat16"})
 
@@ -140,3 +135,14 @@ def known_backbones() -> list[str]:
 def is_custom_ref(ref: str) -> bool:
     """True for a `"pkg.module:callable"` reference to user code."""
     return ":" in ref
+
+
+def is_timm_ref(ref: str) -> bool:
+    """True for `timm.NAME` (any timm model; checked when the backbone is built).
+
+    Example:
+        >>> is_timm_ref("timm.resnet50"), is_timm_ref("timm."), is_timm_ref("torchvision.vgg11")
+        (True, False, False)
+    """
+    name = ref[len("timm."):]
+    return ref.startswith("timm.") and bool(name) and name.replace(".", "_").isidentifier()

@@ -13,9 +13,10 @@ import re
 from collections.abc import Iterable, Sequence
 
 from mtlspec.spec import ir
-from mtlspec.spec.build import MAX_NUMBER_CHARS
+from mtlspec.spec.builder import MAX_NUMBER_CHARS
 from mtlspec.spec.comments import END, EOF_PATH, Comments, Path_, Slot
 from mtlspec.spec.layout import ordered_groups
+from mtlspec.spec.numbers import SUFFIXES
 
 INDENT = "  "
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -43,7 +44,16 @@ def format(spec: ir.AnySpec, comments: Comments | None = None) -> str:
             never produce such an IR.
 
     Example:
-        >>> format(parse(text)) == text  # for canonical text  # doctest: +SKIP
+        >>> from mtlspec.spec.parse import parse
+        >>> print(format(parse("grouping g { input x: float[1,3,8,8]; tasks { a: head "
+        ...                    "linear(out=1) }; network A: convnet trains {a} serves {a} }")))
+        grouping g {
+          input x: float[1, 3, 8, 8]
+          tasks {
+            a: head linear(out=1)
+          }
+          network A: convnet(width=1.0) trains {a} serves {a}
+        }
     """
     body = {"model": _tree, "dag": _dag, "grouping": _grouping}[spec.kind](spec)
     lines: list[Line] = [(0, (), f"{spec.kind} {name(spec.name)} {{"), *body, (0, (END,), "}")]
@@ -82,7 +92,7 @@ def compact(value: float) -> str:
 
 
 def count(value: int) -> str:
-    for suffix, scale in (("G", 10**9), ("M", 10**6), ("K", 10**3)):
+    for suffix, scale in sorted(SUFFIXES.items(), key=lambda item: -item[1]):
         if value and value % scale == 0:
             return _checked(f"{value // scale}{suffix}")
     return number(value)

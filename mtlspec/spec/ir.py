@@ -81,7 +81,8 @@ BlockSelection = Annotated[AutoBlocks | CutAfter, Field(discriminator="kind")]
 class Backbone(Node):
     """A backbone reference: a registered name or `"pkg.module:callable"` (user code).
 
-    User code is imported only when `allow_import` is set (here or by a CLI flag).
+    User code is imported only when the user allows it (`mtlspec.usercode`); `allow_import`
+    here documents intent and grants nothing.
     """
 
     ref: str
@@ -219,3 +220,32 @@ def json_schema() -> dict:
 def task_names(spec: AnySpec) -> tuple[str, ...]:
     """The spec's task names in declaration order (= the compiled model's output order)."""
     return tuple(task.name for task in spec.tasks)
+
+
+def require_kind(spec: AnySpec, kind: str, needed_by: str, where: str | None = None) -> None:
+    """Refuse a spec of another kind than a stage needs (a search's base spec, say).
+
+    Args:
+        spec: the spec given.
+        kind: the kind needed: `model` (a tree), `dag` or `grouping`.
+        needed_by: who needs it and for what, ending before "a ... spec" (e.g. "CoNAL needs
+            its backbone and heads from").
+        where: the file it came from, to start the message with.
+
+    Raises:
+        MtlspecError: `spec` is of another kind.
+
+    Example:
+        >>> from mtlspec.spec import load
+        >>> require_kind(load("specs/nyuv2_dag.mtl").spec, "model", "CoNAL needs")
+        Traceback (most recent call last):
+        ...
+        mtlspec.errors.MtlspecError: `nyuv2_dag` is a dag spec; CoNAL needs a model (tree) spec
+    """
+    if spec.kind == kind:
+        return
+    from mtlspec.errors import MtlspecError
+
+    label = "model (tree)" if kind == "model" else kind
+    prefix = f"{where}: " if where else ""
+    raise MtlspecError(f"{prefix}`{spec.name}` is a {spec.kind} spec; {needed_by} a {label} spec")

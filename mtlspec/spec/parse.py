@@ -21,7 +21,7 @@ from lark.exceptions import UnexpectedInput
 
 from mtlspec.errors import Span, SpecError, raise_all
 from mtlspec.spec import ir
-from mtlspec.spec.build import Builder, Path_
+from mtlspec.spec.builder import Builder, Path_
 from mtlspec.spec.comments import Comments, attach_comments
 from mtlspec.spec.syntax_errors import describe_syntax_error
 
@@ -170,7 +170,11 @@ def parse_document(text: str, filename: str = "<string>") -> Document:
             `layout`, a duplicated `input`, a non-integer where an integer belongs).
 
     Example:
-        >>> doc = parse_document("model m { ... }")  # doctest: +SKIP
+        >>> doc = parse_document("grouping g { input x: float[1, 3, 8, 8]\\n"
+        ...                      "tasks { a: head linear(out=1) }\\n"
+        ...                      "network A: convnet trains {a} serves {a} }", "g.mtl")
+        >>> doc.spec.kind, doc.spans[("tasks", 0)].line
+        ('grouping', 2)
     """
     with _no_gc():
         try:
@@ -194,7 +198,9 @@ def parse(text: str, filename: str = "<string>") -> ir.AnySpec:
         SpecError, SpecErrors: see `parse_document`.
 
     Example:
-        >>> spec = parse(Path("specs/nyuv2_resnet34.mtl").read_text())  # doctest: +SKIP
+        >>> spec = parse(Path("specs/nyuv2_resnet34.mtl").read_text())
+        >>> spec.name, len(spec.layout)
+        ('nyuv2_resnet34', 5)
     """
     return parse_document(text, filename).spec
 

@@ -9,18 +9,35 @@ from mtlspec.spec.format import compact, count
 
 
 def structure(spec: ir.AnySpec) -> str:
-    """What the architecture looks like, in a few words."""
-    if isinstance(spec, ir.TreeSpec):
-        branches = sum(len(b) - len(a) for a, b in pairwise(spec.layout))
-        roots = len(spec.layout[0]) if spec.layout else 0
-        return (f"{spec.backbone.ref}, {len(spec.layout)} blocks, {roots} root"
-                f"{'s' * (roots != 1)}, {branches} split{'s' * (branches != 1)}")
-    if isinstance(spec, ir.DagSpec):
-        edges = len(frozenset().union(*(t.edges for t in spec.topologies)))
-        return (f"{spec.central.states} states, flow {spec.central.flow}, "
-                f"{edges} distinct edges in use")
+    """What the architecture looks like, in a few words.
+
+    Example:
+        >>> from mtlspec.spec import load
+        >>> structure(load("specs/taskonomy_grouping_2_5.mtl").spec)
+        '3 networks, 2.5 units'
+    """
+    return _STRUCTURE[spec.kind](spec)
+
+
+def _tree(spec: ir.TreeSpec) -> str:
+    branches = sum(len(b) - len(a) for a, b in pairwise(spec.layout))
+    roots = len(spec.layout[0]) if spec.layout else 0
+    return (f"{spec.backbone.ref}, {len(spec.layout)} blocks, {roots} root"
+            f"{'s' * (roots != 1)}, {branches} split{'s' * (branches != 1)}")
+
+
+def _dag(spec: ir.DagSpec) -> str:
+    edges = len(frozenset().union(*(t.edges for t in spec.topologies)))
+    return (f"{spec.central.states} states, flow {spec.central.flow}, "
+            f"{edges} distinct edges in use")
+
+
+def _grouping(spec: ir.GroupingSpec) -> str:
     units = sum(net.width for net in spec.networks)
     return f"{len(spec.networks)} networks, {compact(units)} units"
+
+
+_STRUCTURE = {"model": _tree, "dag": _dag, "grouping": _grouping}
 
 
 def budget_text(budget: ir.Budget | None) -> str:

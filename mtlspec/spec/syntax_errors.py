@@ -29,6 +29,7 @@ from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from mtlspec.errors import Span, SpecError
+from mtlspec.spec.brackets import OPENER, open_brackets, still_open_hint
 from mtlspec.spec.syntax_examples import EXAMPLES
 
 __all__ = ["EXAMPLES", "describe_syntax_error", "example_keys", "friendly", "label_of", "match"]
@@ -282,42 +283,8 @@ def label_of(err: UnexpectedInput, text: str, parser: Lark) -> str | None:
     return found[0] if found else None
 
 
-_BRACKETS = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*|[()\[\]{}]')
-_OPENER = {")": "(", "]": "[", "}": "{"}
-
-
-def open_brackets(text: str, pos: int) -> list[tuple[str, int, int]]:
-    """The brackets still open at offset `pos`: (bracket, line, column), innermost last."""
-    stack: list[tuple[str, int, int]] = []
-    for found in _BRACKETS.finditer(text, 0, pos):
-        char = found.group()
-        if char in "([{":
-            line = text.count("\n", 0, found.start()) + 1
-            stack.append((char, line, found.start() - text.rfind("\n", 0, found.start())))
-        elif char in _OPENER:
-            for i in range(len(stack) - 1, -1, -1):
-                if stack[i][0] == _OPENER[char]:
-                    del stack[i:]
-                    break
-    return stack
-
-
 def _is_blank(text: str) -> bool:
     return _NOT_SPACE.search(_COMMENT.sub("", text)) is None
-
-
-def _still_open(label: str, hint: str, text: str, err: UnexpectedInput) -> str:
-    """Add where the bracket a "missing `)`" label is about was opened, if on an earlier line."""
-    pos = getattr(err, "pos_in_stream", None)
-    if not label.startswith(("missing `)`", "missing `]`", "missing `}`")) or pos is None:
-        return hint
-    want = _OPENER[label[9]]
-    for char, line, column in reversed(open_brackets(text, pos)):
-        if char == want:
-            if line < err.line:
-                return f"{hint}; the `{char}` at line {line}, column {column} is never closed"
-            break
-    return hint
 
 
 def _split_keyword(err: UnexpectedInput) -> SpecError | None:
@@ -354,8 +321,14 @@ def describe_syntax_error(err: UnexpectedInput, text: str, parser: Lark) -> Spec
         The error, with a span but no file name (see `SpecError.located`).
 
     Example:
-        >>> describe_syntax_error(err, text, _parser()).message  # doctest: +SKIP
-        'missing `}` after the task list (found `layout`)'
+        >>> from lark.exceptions import UnexpectedInput
+        >>> from mtlspec.spec.parse import _parser
+        >>> text = "model m {\\n  tasks { a: head linear(out=1)\\n  layout [ {a} ]\\n}\\n"
+        >>> try:
+        ...     _parser().parse(text)
+        ... except UnexpectedInput as err:
+        ...     print(describe_syntax_error(err, text, _parser()).message)
+        missing `}` after the task list (found `[`)
     """
     span = _span(err, text)
     if _is_blank(text):
@@ -381,17 +354,17 @@ def describe_syntax_error(err: UnexpectedInput, text: str, parser: Lark) -> Spec
     found = _found(err) if isinstance(err, UnexpectedToken) else "input"
     matched = match(err, text, parser)
     closer = str(err.token) if isinstance(err, UnexpectedToken) else ""
-    if closer in _OPENER and not (matched and matched[1]):
+    if closer in OPENER and not (matched and matched[1]):
         still_open = open_brackets(text, err.pos_in_stream)
-        if not any(char == _OPENER[closer] for char, _, _ in still_open):
+        if not any(char == OPENER[closer] for char, _, _ in still_open):
             return SpecError(
-                f"unmatched `{closer}`: no `{_OPENER[closer]}` is open here",
+                f"unmatched `{closer}`: no `{OPENER[closer]}` is open here",
                 span,
                 "remove it, or add the bracket it was meant to close",
             )
     if matched is not None:
         label = matched[0]
-        hint = _still_open(label, EXAMPLES[label][0], text, err)
+        hint = still_open_hint(label, EXAMPLES[label][0], text, err)
         return SpecError(f"{label} (found {found})", span, hint or None)
     accepts = getattr(err, "accepts", None) if getattr(err, "interactive_parser", None) else None
     options = accepts or getattr(err, "expected", None) or ()

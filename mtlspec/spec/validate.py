@@ -7,29 +7,28 @@ them together.
 
 from __future__ import annotations
 
-import difflib
 import math
-import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterator
 
 from mtlspec.errors import Span, SpecError, raise_all
 from mtlspec.spec import catalog, ir
-from mtlspec.spec.build import MAX_NUMBER_CHARS
+from mtlspec.spec.graph import reachable
 from mtlspec.spec.layout import refines, show_set
+from mtlspec.spec.rules import (
+    Path_,
+    Problem,
+    backbone_ref_problems,
+    budget_problems,
+    call_problems,
+    did_you_mean,
+    input_problems,
+    spelling_problems,
+    task_problems,
+    task_ref_problems,
+)
 
-Path_ = tuple[Any, ...]
-MAX_DIM = 2**31 - 1
 MAX_STATES = 1000  # a bigger central network is a typo, and would not fit in memory
-
-
-@dataclass(frozen=True)
-class Problem:
-    path: Path_
-    message: str
-    hint: str | None = None
 
 
 def validate(spec_or_doc, *, filename: str | None = None) -> ir.AnySpec:
@@ -46,7 +45,16 @@ def validate(spec_or_doc, *, filename: str | None = None) -> ir.AnySpec:
         SpecError, SpecErrors: one error per problem (capped when rendered).
 
     Example:
-        >>> validate(parse_document(text, "specs/x.mtl"))  # doctest: +SKIP
+        >>> from mtlspec.spec.parse import parse_document
+        >>> text = ("model m { input x: float[1, 3, 8, 8]; backbone convnet\\n"
+        ...         "tasks { a: head linear(out=1) }; layout [ {a} {b} ] }")
+        >>> try:
+        ...     validate(parse_document(text, "m.mtl"))
+        ... except SpecError as err:
+        ...     print(err.render())
+        m.mtl:2:47: error: unknown task `b`
+            tasks { a: head linear(out=1) }; layout [ {a} {b} ] }
+                                                          ^~~
     """
     spec = getattr(spec_or_doc, "spec", spec_or_doc)
     spans = getattr(spec_or_doc, "spans", {})
@@ -70,177 +78,14 @@ def locate(path: Path_, spans: dict[Path_, Span]) -> Span | None:
 def find_problems(spec: ir.AnySpec) -> list[Problem]:
     """Every rule the spec breaks, in source order where possible."""
     checks = {"model": _tree, "dag": _dag, "grouping": _grouping}[spec.kind]
-    return [*_spellable(spec), *_input(spec.input), *_tasks(spec.tasks), *checks(spec),
-            *_budget(spec)]
-
-
-# ---------------------------------------------------------------------- shared
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
-
-def _spellable(spec: ir.AnySpec) -> Iterator[Problem]:
-    """Rules only an IR built from JSON or code can break: spec text could not hold it."""
-    names = [(("name",), spec.name), (("input",), spec.input.name)]
-    names += [(("tasks", i, "name"), t.name) for i, t in enumerate(spec.tasks)]
-    calls = [(("tasks", i, "head"), t.head.args) for i, t in enumerate(spec.tasks)]
-    if isinstance(spec, ir.TreeSpec):
-        calls.append((("backbone",), spec.backbone.args))
-    elif isinstance(spec, ir.DagSpec):
-        calls += [(("central", "stem"), spec.central.stem.args),
-                  (("central", "edge"), spec.central.edge.args)]
-    else:
-        names += [(("networks", i, "name"), n.name) for i, n in enumerate(spec.networks)]
-        calls += [(("networks", i), n.args) for i, n in enumerate(spec.networks)]
-        for i, net in enumerate(spec.networks):
-            if "width" in net.args:
-                yield Problem(("networks", i), "`width` belongs in the network's `width` field")
-    for path, args in calls:
-        names += [((*path, "args", key), key) for key in args]
-        for key, val in args.items():
-            if not _spellable_value(val):
-                yield Problem((*path, "args", key), f"argument `{key}` has a value spec text "
-                              f"cannot hold: {val!r}", "numbers are finite and at most "
-                              f"{MAX_NUMBER_CHARS} characters; strings hold no line break")
-    for path, name in names:
-        if not _IDENTIFIER.match(name):
-            yield Problem(path, f"{name!r} is not a name", "names are letters, digits and `_`, "
-                          "not starting with a digit")
-
-
-def _spellable_value(val: ir.Value) -> bool:
-    if isinstance(val, tuple):
-        return all(_spellable_value(v) for v in val)
-    if isinstance(val, str):
-        return "\n" not in val and "\r" not in val
-    if isinstance(val, float) and not math.isfinite(val):
-        return False
-    return isinstance(val, bool) or len(repr(val)) <= MAX_NUMBER_CHARS
-
-
-def _did_you_mean(name: str, options: Sequence[str]) -> str | None:
-    close = difflib.get_close_matches(name, list(options), n=1)
-    return f"did you mean `{close[0]}`?" if close else None
-
-
-def _input(inp: ir.TensorInput) -> Iterator[Problem]:
-    if inp.dtype not in catalog.DTYPES:
-        yield Problem(("input", "dtype"), f"unknown input type `{inp.dtype}`",
-                      "use one of: " + ", ".join(sorted(catalog.DTYPES)))
-    if not inp.shape:
-        yield Problem(("input",), "the input shape has no dimensions",
-                      "write the batch-first shape, e.g. `float[1, 3, 224, 224]`")
-    for i, dim in enumerate(inp.shape):
-        if dim <= 0:
-            yield Problem(("input", "shape", i), f"dimension {i} is {dim}; it must be positive")
-        elif dim > MAX_DIM:
-            yield Problem(("input", "shape", i), f"dimension {i} is larger than {MAX_DIM}")
-
-
-def _tasks(tasks: Sequence[ir.Task]) -> Iterator[Problem]:
-    if not tasks:
-        yield Problem(("tasks",), "the spec declares no task",
-                      "add e.g. `a: head linear(classes=10)`")
-    seen: set[str] = set()
-    for i, task in enumerate(tasks):
-        if task.name in seen:
-            yield Problem(("tasks", i, "name"), f"task `{task.name}` is declared twice")
-        seen.add(task.name)
-        yield from _call(task.head, catalog.HEADS, "head", ("tasks", i, "head"))
-
-
-def _call(
-    c: ir.Call, known: dict[str, catalog.Signature], what: str, path: Path_
-) -> Iterator[Problem]:
-    sig = known.get(c.name)
-    if sig is None:
-        hint = _did_you_mean(c.name, sorted(known)) or f"{what}s: " + ", ".join(sorted(known))
-        yield Problem((*path, "name"), f"unknown {what} `{c.name}`", hint)
-        return
-    for key, val in c.args.items():
-        kind = sig.args.get(key)
-        where = (*path, "args", key)
-        if kind is None:
-            options = ", ".join(sorted(sig.args)) or "none"
-            yield Problem(where, f"{what} `{c.name}` has no argument `{key}`",
-                          _did_you_mean(key, sorted(sig.args)) or f"its arguments: {options}")
-        elif not _has_kind(val, kind):
-            yield Problem(where, f"argument `{key}` of `{c.name}` must be {_article(kind)}")
-        elif key in sig.positive and _not_positive(val):
-            yield Problem(where, f"argument `{key}` of `{c.name}` must be positive")
-    for group in sig.one_of:
-        given = [k for k in group if k in c.args]
-        if len(given) != 1:
-            names = " or ".join(f"`{k}=`" for k in group)
-            verb = "takes only one of" if given else "needs"
-            yield Problem(path, f"{what} `{c.name}` {verb} {names}",
-                          "e.g. `classes=13` for logits, `out=1` for a regression map"
-                          if "classes" in group else None)
-
-
-def _has_kind(val: ir.Value, kind: str) -> bool:
-    if kind == catalog.BOOL:
-        return isinstance(val, bool)
-    if kind == catalog.STR:
-        return isinstance(val, str)
-    if isinstance(val, bool):
-        return False
-    if kind == catalog.INT:
-        return isinstance(val, int)
-    if kind == catalog.FLOAT:
-        return isinstance(val, int | float)
-    # int list: one int is accepted as a list of one
-    return isinstance(val, int) or (isinstance(val, tuple) and bool(val)
-                                    and all(_has_kind(v, catalog.INT) for v in val))
-
-
-def _not_positive(val: ir.Value) -> bool:
-    values = val if isinstance(val, tuple) else (val,)
-    return any(v <= 0 for v in values)
-
-
-def _article(kind: str) -> str:
-    return {"int list": "a list of integers", "int": "an integer"}.get(kind, f"a {kind}")
-
-
-def _budget(spec: ir.AnySpec) -> Iterator[Problem]:
-    budget = spec.budget
-    if budget is None:
-        return
-    for key in ("gflops", "params", "units"):
-        val = getattr(budget, key)
-        if val is None:
-            continue
-        if not math.isfinite(val) or val <= 0:
-            yield Problem(("budget", key), f"budget `{key}` must be positive, got {val}")
-    if budget.units is not None and spec.kind == "dag":
-        yield Problem(("budget", "units"), "`units` budgets apply to model and grouping specs",
-                      "a DAG has no single-task network to count in; use `gflops` or `params`")
-
-
-def _backbone_ref(ref: str, path: Path_) -> Iterator[Problem]:
-    if catalog.is_custom_ref(ref):
-        module, _, attr = ref.partition(":")
-        parts = module.split(".")
-        if not all(p.isidentifier() for p in parts) or not attr.isidentifier():
-            yield Problem(path, f'"{ref}" is not a `"pkg.module:callable"` reference')
-    elif ref in catalog.UNSUPPORTED_BACKBONES:
-        yield Problem(path, f"`{ref}` cannot be a backbone: {catalog.UNSUPPORTED_BACKBONES[ref]}",
-                      "pick a convolutional backbone (`mtlspec blocks --help`)")
-    elif ref not in catalog.known_backbones():
-        yield Problem(path, f"unknown backbone `{ref}`",
-                      _did_you_mean(ref, catalog.known_backbones())
-                      or 'see `mtlspec blocks --list`, or use "pkg.module:callable"')
-
-
-def _task_refs(tasks: Sequence[str], known: set[str], path: Path_) -> Iterator[Problem]:
-    for name in sorted(set(tasks) - known):
-        yield Problem(path, f"unknown task `{name}`", _did_you_mean(name, sorted(known)))
+    return [*spelling_problems(spec), *input_problems(spec.input), *task_problems(spec.tasks),
+            *checks(spec), *budget_problems(spec)]
 
 
 # ---------------------------------------------------------------------- trees
 def _tree(spec: ir.TreeSpec) -> Iterator[Problem]:
     bb = spec.backbone
-    yield from _backbone_ref(bb.ref, ("backbone", "ref"))
+    yield from backbone_ref_problems(bb.ref, ("backbone", "ref"))
     if isinstance(bb.blocks, ir.AutoBlocks) and bb.blocks.count is not None and bb.blocks.count < 1:
         yield Problem(("backbone", "blocks"), "the block count must be at least 1")
     if isinstance(bb.blocks, ir.CutAfter):
@@ -268,7 +113,7 @@ def _layout(spec: ir.TreeSpec) -> Iterator[Problem]:
             where = ("layout", r, group)
             if not group:
                 yield Problem(where, f"row {r + 1} has an empty task set")
-            yield from _task_refs(group, known, where)
+            yield from task_ref_problems(group, known, where)
             for task in sorted(group & seen):
                 yield Problem(where, f"task `{task}` appears twice in row {r + 1}",
                               "each row is a partition: every task in exactly one set")
@@ -297,14 +142,14 @@ def _dag(spec: ir.DagSpec) -> Iterator[Problem]:
         yield Problem(("central", "flow"), f"`flow` must be between 1 and states−1 = "
                       f"{max(c.states - 1, 1)}, got {c.flow}",
                       "flow M allows edges i→j with 0 < j−i ≤ M; M = states−1 is the complete DAG")
-    yield from _call(c.stem, catalog.STEM_OPS, "stem op", ("central", "stem"))
-    yield from _call(c.edge, catalog.EDGE_OPS, "edge op", ("central", "edge"))
+    yield from call_problems(c.stem, catalog.STEM_OPS, "stem op", ("central", "stem"))
+    yield from call_problems(c.edge, catalog.EDGE_OPS, "edge op", ("central", "edge"))
     known = {t.name for t in spec.tasks}
     covered: set[str] = set()
     for i, topo in enumerate(spec.topologies):
         if topo.task not in known:
             yield Problem(("topologies", i, "task"), f"topology for unknown task `{topo.task}`",
-                          _did_you_mean(topo.task, sorted(known)))
+                          did_you_mean(topo.task, sorted(known)))
         elif topo.task in covered:
             yield Problem(("topologies", i, "task"), f"task `{topo.task}` has two topologies")
         covered.add(topo.task)
@@ -330,26 +175,13 @@ def _topology(topo: ir.Topology, c: ir.Central, path: Path_) -> Iterator[Problem
         elif not 1 <= b - a <= c.flow:
             yield Problem(where, f"edge {a}->{b} spans {b - a} states; the flow constant allows "
                           f"1..{c.flow}", "edges go forward: i->j needs 0 < j−i ≤ flow")
-    reached = _reachable(topo.read_in, topo.edges)
+    reached = reachable(topo.read_in, topo.edges)
     for s in sorted(topo.read_out - reached):
         if not 1 <= s <= n:
             continue  # already reported as out of range
         yield Problem((*path, "out", s), f"read-out state {s} cannot be reached from the "
                       f"read-in states {sorted(topo.read_in)}",
                       "add edges from a read-in state to it, or read it in directly")
-
-
-def _reachable(starts: frozenset[int], edges: frozenset[tuple[int, int]]) -> set[int]:
-    succ: dict[int, list[int]] = {}
-    for a, b in edges:
-        succ.setdefault(a, []).append(b)
-    seen, todo = set(starts), list(starts)
-    while todo:
-        for nxt in succ.get(todo.pop(), ()):
-            if nxt not in seen:
-                seen.add(nxt)
-                todo.append(nxt)
-    return seen
 
 
 # ---------------------------------------------------------------------- groupings
@@ -366,13 +198,13 @@ def _grouping(spec: ir.GroupingSpec) -> Iterator[Problem]:
         if net.name in names:
             yield Problem((*path, "name"), f"network `{net.name}` is declared twice")
         names.add(net.name)
-        yield from _backbone_ref(net.backbone, (*path, "backbone"))
+        yield from backbone_ref_problems(net.backbone, (*path, "backbone"))
         if not math.isfinite(net.width) or net.width <= 0:
             yield Problem((*path, "width"), f"`width` must be positive, got {net.width}")
         if not net.trains:
             yield Problem((*path, "trains"), f"network `{net.name}` trains no task")
-        yield from _task_refs(net.trains, known, (*path, "trains", net.trains))
-        yield from _task_refs(net.serves - net.trains, known, (*path, "serves", net.serves))
+        yield from task_ref_problems(net.trains, known, (*path, "trains", net.trains))
+        yield from task_ref_problems(net.serves - net.trains, known, (*path, "serves", net.serves))
         outside = (net.serves - net.trains) & known
         if outside:
             yield Problem((*path, "serves", net.serves),

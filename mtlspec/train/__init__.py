@@ -1,1 +1,4 @@
-"""Training: bundled data sets, loss weighting (uniform, RLW, MGDA, MGDA-UB) and the loop."""
+"""Training one model: bundled data sets (`data`), losses and metrics (`losses`), loss
+weightings (uniform, fixed, RLW, MGDA, MGDA-UB: `weighting`, `step`, `shared`), the resumable
+loop (`loop`, `checkpoint`), Δ against single-task models (`delta`), and `settings.RunSettings`
+with `fit`, the one settings object every training caller passes."""

@@ -1,4 +1,6 @@
-"""Training checkpoints: the RNG states, and atomic, code-free reading and writing."""
+"""A training checkpoint: written atomically, read without running code, and the RNG states
+that make a resumed run take exactly the steps an uninterrupted one would.
+"""
 
 from __future__ import annotations
 
@@ -18,14 +20,23 @@ CHECKPOINT_VERSION = 1
 
 
 def rng_state() -> dict[str, Any]:
-    """The torch, python and numpy global RNG states, as tensors and plain values."""
+    """The torch, python and numpy RNG states (tensors and lists: `weights_only` can load
+    them).
+
+    Example:
+        >>> state = rng_state()
+        >>> first = torch.rand(3)
+        >>> set_rng_state(state)
+        >>> torch.equal(torch.rand(3), first)
+        True
+    """
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     return {"torch": torch.get_rng_state(), "python": random.getstate(),
             "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached]}
 
 
 def set_rng_state(state: Mapping[str, Any]) -> None:
-    """Restore what `rng_state` returned."""
+    """Restore what `rng_state` saved."""
     torch.set_rng_state(state["torch"])
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))

@@ -17,7 +17,7 @@ from mtlspec.data.protocol import DataSplits
 from mtlspec.data.serve import serve, take
 from mtlspec.data.tasks import TaskInfo
 from mtlspec.errors import MtlspecError
-from mtlspec.train.metrics import TaskMetrics, delta_m
+from mtlspec.train.metrics import TaskMetrics
 
 
 def device_of(model: nn.Module) -> torch.device:
@@ -124,25 +124,3 @@ def evaluate(model: nn.Module, dataset: Dataset, tasks: Mapping[str, TaskInfo], 
     """
     scores = evaluate_all(model, dataset, tasks, batch_size=batch_size, **kwargs)
     return {t: scores[t][info.metric] for t, info in tasks.items()}
-
-
-def relative_delta(metrics: Mapping[str, float] | Mapping[str, Mapping[str, float]],
-                   single: Mapping[str, float] | Mapping[str, Mapping[str, float]],
-                   tasks: Mapping[str, TaskInfo]) -> float:
-    """Δ in % against single-task models (`delta_m`): per task the mean of ±(M − S)/S · 100
-    over its metrics (+ when higher is better), then the mean over tasks. A flat
-    {task: value} means each task's main metric.
-
-    Raises:
-        MtlspecError: no task in common, or a single-task metric of 0.
-
-    Example:
-        >>> info = TaskInfo("a", "classification", 10, "cross_entropy", "accuracy", True)
-        >>> round(relative_delta({"a": 0.9}, {"a": 0.8}, {"a": info}), 6)
-        12.5
-    """
-    def nested(values):
-        return {t: (dict(v) if isinstance(v, Mapping) else {tasks[t].metric: float(v)})
-                for t, v in values.items() if t in tasks}
-
-    return delta_m(nested(metrics), nested(single))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,6 @@ from mtlspec.train.evaluate import (
     evaluate,
     evaluate_all,
     model_tasks,
-    relative_delta,
     sample_batch,
 )
 from mtlspec.train.losses import loss_for
@@ -46,8 +45,8 @@ from mtlspec.train.step import Stepper
 from mtlspec.train.weighting import Weighting, make_weighting
 
 __all__ = ["CHECKPOINT_NAME", "CHECKPOINT_VERSION", "StepInfo", "TrainResult", "device_of",
-           "evaluate", "evaluate_all", "load_checkpoint", "model_tasks", "relative_delta",
-           "save_checkpoint", "train"]
+           "evaluate", "evaluate_all", "load_checkpoint", "model_tasks", "save_checkpoint",
+           "train"]
 
 
 @dataclass
@@ -69,6 +68,10 @@ class TrainResult:
     resumed_from: int | None = None  # global step of the checkpoint resumed from
     all_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     all_val_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    # what the weighting did: its options and the last step's weights and gradient cosines
+    # (per-epoch means of both are in `history`: mean_weights, conflict)
+    weighting_options: dict[str, Any] = field(default_factory=dict)
+    last_step: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,9 @@ class _Run:
     seconds: float = 0.0
     loss_sums: dict[str, float] = field(default_factory=dict)
     weight_sums: dict[str, float] = field(default_factory=dict)
+    conflict_sums: dict[str, float] = field(default_factory=dict)
+    conflict_steps: int = 0
+    last_step: dict[str, Any] = field(default_factory=dict)
 
 
 def train(
@@ -175,10 +181,13 @@ def train(
         MtlspecError: model/data mismatch, bad settings, unreadable or foreign checkpoint.
 
     Example:
-        >>> data = load_data("multidigits")  # doctest: +SKIP
-        >>> result = train(model, data, weighting="rlw", epochs=1)  # doctest: +SKIP
-        >>> result.metrics  # doctest: +SKIP
-        {'left': 0.83, 'right': 0.81, 'parity': 0.67}
+        >>> from mtlspec import load_model
+        >>> from mtlspec.train.data import load_data
+        >>> data = load_data("multidigits", train_size=64, val_size=32, test_size=32)
+        >>> model = load_model("specs/conal_multidigits.mtl", seed=0)
+        >>> result = train(model, data, weighting="rlw", epochs=1, batch_size=32)
+        >>> result.steps, sorted(result.metrics), result.weighting
+        (2, ['left', 'parity', 'right'], 'rlw')
     """
     if epochs < 0 or batch_size < 1 or not lr > 0:
         raise MtlspecError("need epochs ≥ 0, batch size ≥ 1 and a positive learning rate")
@@ -203,7 +212,8 @@ def train(
                                  weight_decay=weight_decay)
     probe = sample_batch(data, batch_size, device_of(model), infos)[0]
     stepper = Stepper(model, tasks, [loss_for(infos[t]) for t in tasks], weighting, probe)
-    config = {"tasks": tasks, "weighting": weighting.name, "batch_size": batch_size,
+    config = {"tasks": tasks, "weighting": weighting.name,
+              "weighting_options": _plain(weighting.settings), "batch_size": batch_size,
               "lr": lr, "seed": seed, "train_items": len(data.train), "data": data.name,
               "data_options": dict(data.options)}
     if data.augment or drop_last:  # only then: checkpoints of runs without them stay valid
@@ -220,7 +230,14 @@ def train(
     finished = loop.run(epochs, max_steps, progress)
     test, val = (_scores(model, data, split, infos, workers) for split in ("test", "val"))
     return TrainResult(_main(test, infos), _main(val, infos), run.history, run.seconds,
-                       run.step, tasks, weighting.name, finished, resumed_from, test, val)
+                       run.step, tasks, weighting.name, finished, resumed_from, test, val,
+                       _plain(weighting.settings), run.last_step)
+
+
+def _plain(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Weighting options as JSON-able values (a checkpoint's config compares them)."""
+    return {k: v if isinstance(v, (int, float, str, bool, dict, type(None))) else str(v)
+            for k, v in options.items()}
 
 
 def _restore(path: Path, config: dict[str, Any], model: nn.Module,
@@ -265,7 +282,9 @@ class _Loop:
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "weighting": self.weighting.state_dict(), "rng": rng_state(),
             "run": {k: getattr(run, k) for k in ("epoch", "step_in_epoch", "step", "history",
-                                                  "seconds", "loss_sums", "weight_sums")},
+                                                  "seconds", "loss_sums", "weight_sums",
+                                                  "conflict_sums", "conflict_steps",
+                                                  "last_step")},
         })
 
     def run(self, epochs: int, max_steps: int | None, progress: bool) -> bool:
@@ -310,6 +329,7 @@ class _Loop:
             for t, value in losses.items():
                 run.loss_sums[t] = run.loss_sums.get(t, 0.0) + value
                 run.weight_sums[t] = run.weight_sums.get(t, 0.0) + weights[t]
+            self._record(weights)
             bar.advance(1, f"epoch {run.epoch + 1} loss {sum(losses.values()):.3f}")
             if self.on_step is not None:
                 self.on_step(StepInfo(run.step, run.epoch, losses, weights))
@@ -318,10 +338,19 @@ class _Loop:
         self._end_epoch()
         return True
 
+    def _record(self, weights: dict[str, float]) -> None:
+        """The step's gradient cosines (gradient methods) into the epoch sums; the last step."""
+        run, conflict = self.run_state, self.stepper.conflict
+        if conflict is not None:
+            for k, v in conflict.items():
+                run.conflict_sums[k] = run.conflict_sums.get(k, 0.0) + v
+            run.conflict_steps += 1
+        run.last_step = {"step": run.step, "weights": weights, "conflict": conflict}
+
     def _end_epoch(self) -> None:
         run = self.run_state
         steps = max(run.step_in_epoch, 1)
-        run.history.append({
+        row = {
             "epoch": run.epoch + 1,
             "train_loss": {t: v / steps for t, v in run.loss_sums.items()},
             "mean_weights": {t: v / steps for t, v in run.weight_sums.items()},
@@ -329,10 +358,15 @@ class _Loop:
                                         self.workers), self.infos),
             "val_metrics": val,
             "seconds": run.seconds,
-        })
+        }
+        if run.conflict_steps:
+            row["conflict"] = {k: v / run.conflict_steps for k, v in run.conflict_sums.items()}
+        run.history.append(row)
         run.epoch += 1
         run.step_in_epoch = 0
         run.loss_sums, run.weight_sums = {}, {}
+        run.conflict_sums, run.conflict_steps = {}, 0
+        self.weighting.end_epoch()
         self.save()
 
 
@@ -355,4 +389,5 @@ def _train_parts(model: nn.Module, parts: dict[str, nn.Module], data: DataSplits
                        history, sum(r.seconds for r in done), sum(r.steps for r in done), tasks,
                        done[0].weighting if done else "", all(r.finished for r in done),
                        max((r.resumed_from for r in done if r.resumed_from is not None),
-                           default=None), test, val)
+                           default=None), test, val,
+                       done[0].weighting_options if done else {})

@@ -25,9 +25,9 @@ from collections.abc import Callable
 import torch
 from torch.nn import functional as F
 
-from mtlspec.compile.registry import registers_into
 from mtlspec.data.tasks import TaskInfo, fill_value
 from mtlspec.errors import MtlspecError
+from mtlspec.registry import registers_into
 from mtlspec.train.metrics import (
     TaskMetrics,
     _like,

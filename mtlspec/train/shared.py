@@ -1,4 +1,5 @@
-"""What the tasks of a model share: MGDA's shared parameters and MGDA-UB's shared trunk.
+"""What the tasks of a model share: the parameters gradient methods balance, and the shared
+trunk whose output representation-gradient methods (MGDA-UB, rep_grad) differentiate.
 
 Protocol for models other than compiled tree specs (optional methods):
 
@@ -34,16 +35,22 @@ def _tree_trunk_rows(model: nn.Module) -> int:
     return rows
 
 
-def _tree_split(model: nn.Module) -> tuple[Trunk, Rest]:
+def _instead(method: str) -> str:
+    """What to use instead of representation gradients."""
+    if method == "mgda-ub":
+        return "use --weighting mgda (gradients on the shared parameters) instead"
+    return f"drop rep_grad so that {method} uses the gradients on the shared parameters"
+
+
+def _tree_split(model: nn.Module, method: str) -> tuple[Trunk, Rest]:
     from mtlspec.compile.tree import TreeModel
 
     assert isinstance(model, TreeModel)
     k = _tree_trunk_rows(model)
     if k == 0:
         raise MtlspecError(
-            f"{model.spec.name}: mgda-ub needs an all-shared trunk, but the first layout row "
-            "already splits the tasks; use --weighting mgda (gradients on the shared "
-            "parameters) instead")
+            f"{model.spec.name}: {method} needs an all-shared trunk, but the first layout row "
+            f"already splits the tasks; {_instead(method)}")
     trunk_nodes = [n for n in model.plan if n.block < k]
     tail = [n for n in model.plan if n.block >= k]
     last = len(model.spec.layout) - 1
@@ -63,11 +70,12 @@ def _tree_split(model: nn.Module) -> tuple[Trunk, Rest]:
     return trunk, rest
 
 
-def shared_split(model: nn.Module) -> tuple[Trunk, Rest]:
-    """Split a model into its all-shared trunk and the rest (for MGDA-UB).
+def shared_split(model: nn.Module, *, method: str = "mgda-ub") -> tuple[Trunk, Rest]:
+    """Split a model into its all-shared trunk and the rest (for representation gradients).
 
     Args:
         model: a TreeModel, or any model with a `shared_split()` method (see module docs).
+        method: the weighting that asks, named in errors.
 
     Returns:
         `(trunk, rest)` with `rest(trunk(x))` equal to `model(x)`.
@@ -76,32 +84,36 @@ def shared_split(model: nn.Module) -> tuple[Trunk, Rest]:
         MtlspecError: the model has no all-shared trunk or does not say what it is.
 
     Example:
-        >>> trunk, rest = shared_split(compile(spec))  # doctest: +SKIP
-        >>> rest(trunk(x))["left"].shape  # doctest: +SKIP
-        torch.Size([64, 10])
+        >>> from mtlspec import load_model
+        >>> model = load_model("specs/conal_multidigits.mtl").eval()
+        >>> trunk, rest = shared_split(model)
+        >>> x = torch.zeros(4, 1, 8, 16)
+        >>> torch.equal(rest(trunk(x))["left"], model(x)["left"])
+        True
     """
-    method = getattr(model, "shared_split", None)
-    if callable(method):
-        return method()
+    own = getattr(model, "shared_split", None)
+    if callable(own):
+        return own()
     from mtlspec.compile.tree import TreeModel
 
     if isinstance(model, TreeModel):
-        return _tree_split(model)
+        return _tree_split(model, method)
     raise MtlspecError(
-        f"mgda-ub needs the model's all-shared trunk, but {type(model).__name__} has none "
-        "that mtlspec knows of; use --weighting mgda, or give the model a shared_split() "
+        f"{method} needs the model's all-shared trunk, but {type(model).__name__} has none "
+        f"that mtlspec knows of; {_instead(method)}, or give the model a shared_split() "
         "method returning (trunk, rest)")
 
 
-def shared_parameters(model: nn.Module, probe: torch.Tensor,
-                      tasks: Sequence[str]) -> list[nn.Parameter]:
-    """The parameters that two or more of `tasks` depend on (MGDA's shared parameters).
+def shared_parameters(model: nn.Module, probe: torch.Tensor, tasks: Sequence[str], *,
+                      method: str = "mgda") -> list[nn.Parameter]:
+    """The parameters that two or more of `tasks` depend on (what gradient methods balance).
 
     Args:
         model: the model (`shared_parameters()` method, if any, decides).
         probe: an input batch; one forward pass in eval mode (no batch-norm statistics change,
             no random numbers drawn) shows which task depends on which parameter.
         tasks: the tasks trained.
+        method: the weighting that asks, named in errors.
 
     Returns:
         The shared parameters, in `model.parameters()` order.
@@ -109,9 +121,9 @@ def shared_parameters(model: nn.Module, probe: torch.Tensor,
     Raises:
         MtlspecError: no parameter is shared by two tasks.
     """
-    method = getattr(model, "shared_parameters", None)
-    if callable(method):
-        params = list(method())
+    own = getattr(model, "shared_parameters", None)
+    if callable(own):
+        params = list(own())
     else:
         params = [p for p in model.parameters() if p.requires_grad]
         was_training = model.training
@@ -128,8 +140,9 @@ def shared_parameters(model: nn.Module, probe: torch.Tensor,
             model.train(was_training)
         params = [p for p, u in zip(params, users, strict=True) if u >= 2]
     if not params:
-        raise MtlspecError("mgda needs parameters shared by two or more tasks, and this model "
-                           "has none (every task has its own network); use --weighting uniform")
+        raise MtlspecError(f"{method} needs parameters shared by two or more tasks, and this "
+                           "model has none (every task has its own network); use a loss "
+                           "weighting such as --weighting uniform")
     return params
 
 

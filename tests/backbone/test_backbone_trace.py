@@ -46,12 +46,32 @@ class _Gate(nn.Module):
         return -x
 
 
-def test_untraceable_model_names_the_module_and_line():
+def test_untraceable_submodule_becomes_a_leaf():
+    traced = trace(_DataDependent(), (1, 3, 8, 8), name="custom")
+    assert traced.leaves == ("_Gate",)
+    assert traced.graph.nodes["gate"]["op"] == "call_module"
+    x = torch.randn(1, 3, 8, 8)
+    assert torch.equal(traced.module(x), _DataDependent()(x))
+    assert torch.equal(traced.module(-x.abs()), x.abs())  # the branch stays live
+
+
+class _DataDependentRoot(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 1)
+
+    def forward(self, x):
+        x = self.conv(x)
+        if x.sum() > 0:  # in the root itself: nothing to keep whole
+            return x
+        return -x
+
+
+def test_untraceable_model_names_the_line():
     with pytest.raises(BackboneError) as err:
-        trace(_DataDependent(), (1, 3, 8, 8), name="custom")
+        trace(_DataDependentRoot(), (1, 3, 8, 8), name="custom")
     message = err.value.message
     assert "cannot trace custom" in message
-    assert "in module 'gate' (_Gate)" in message
     assert "test_backbone_trace.py:" in message
     assert "torch.fx.wrap" in err.value.hint
 

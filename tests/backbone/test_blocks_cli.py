@@ -59,7 +59,7 @@ def test_named_and_counted_selections():
     ["convnet", "--blocks", "9"],
     ["convnet", "--blocks", "nope"],
     ["torchvision.resnet43"],
-    ["torchvision.vit_b_16"],
+    ["torchvision.vit_b_16", "--input", "3x224x160"],
     ["os:getcwd"],
     ["torchvision.alexnet", "--input", "3x32x32"],
 ])

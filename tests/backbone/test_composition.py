@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from mtlspec.backbone import list_backbones, partition, registry, split, trace
+from mtlspec.backbone.partition import check
 from mtlspec.backbone.registry import _REGISTRY
 
 
@@ -32,11 +33,14 @@ def test_blocks_compose_to_the_backbone(name: str, pooled_init):
     size = _size(name)
     with pooled_init():
         built = registry.build(name, input_shape=(1, 3, size, size))
-    traced = trace(built.model, (1, 3, size, size), head=built.head, name=name)
+    traced = trace(built.model, (1, 3, size, size), head=built.head, end=built.end, name=name)
     part = partition(traced.graph, traced.source, traced.sink)
     blocks = split(traced.module, part)
     assert len(blocks) >= 1
     assert traced.output_shape[0] == 1 and len(traced.output_shape) == 4  # a spatial map
+    # the branching-point policy: no block begins with a norm or holds no weights, no
+    # channels-last cut tensor
+    assert check(traced.graph, traced.source, part) == []
     features = traced.module
     x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():

@@ -158,12 +158,14 @@ def test_analytic_cost_equals_fvcore_for_every_edge_op(edge: str):
 def test_conv1x1_costs_by_hand():
     report = dag_cost(hand_model())
     # per application: 1x1 conv 2->2 on 3x3 (36 flops) + eval BatchNorm with affine (2 x 18)
+    # + ReLU (18)
     edges = {n.label: n.flops for n in report.nodes if n.label.startswith("edge")}
-    assert edges == {"edge 1->2": 72, "edge 1->3": 72, "edge 2->3 (x2)": 144}
+    assert edges == {"edge 1->2": 90, "edge 1->3": 90, "edge 2->3 (x2)": 180}
     stem = report.nodes[0]
-    assert (stem.label, stem.flops, stem.params) == ("stem", 72, 4 + 4)
-    # a's own network: stem + 3 edges + head (1x1 conv 2->1 on 3x3 = 18)
-    assert report.independent["a"] == 72 + 3 * 72 + 18
+    assert (stem.label, stem.flops, stem.params) == ("stem", 90, 4 + 4)
+    # a's own network: stem + 3 edges + head (1x1 conv 2->1 on 3x3 = 18) + the mean of the
+    # two terms reaching state 3 (1 per input element: 2 x 18)
+    assert report.independent["a"] == 90 + 3 * 90 + 18 + 2 * 18
 
 
 def test_independent_cost_is_the_single_task_dag():

@@ -141,9 +141,10 @@ def test_independent_is_a_full_width_single_task_network():
     node = single.nodes[1]
     assert report.independent_params["c"] == node.params + single.heads["c"][1]
     # hand check of the convnet's FLOPs at width 32: 3x3 convs at 16x16, 8x8, 4x4 + BatchNorms
+    # (2 per element) + ReLUs (1 per element)
     convs = 2 * (3 * 32 * 9 * 256 + 32 * 32 * 9 * (64 + 16))
-    norms = 2 * 2 * 32 * (256 + 64 + 16)
-    assert node.flops == convs + norms
+    norms_relus = 2 * 3 * 32 * (256 + 64 + 16)
+    assert node.flops == convs + norms_relus
 
 
 def test_shipped_grouping_spec_compiles_runs_and_meets_its_budget():

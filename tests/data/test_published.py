@@ -12,8 +12,8 @@ import pytest
 
 from mtlspec.data.published import TABLES, named
 from mtlspec.errors import MtlspecError
-from mtlspec.search.grouping_table import load_table
-from mtlspec.search.pairs import load_pairs
+from mtlspec.search.grouping.table import load_table
+from mtlspec.search.treemtl.pairs import load_pairs
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -37,6 +37,8 @@ def make(*, seed=0, n=12, extra=False, nan=False):
 
 def not_splits(**kw):
     return {"train": None}
+
+SIZE = 3
 '''
 
 SPEC = """model mine {
@@ -85,7 +87,8 @@ def test_user_data_trains_with_allow_import(module, tmp_path):
 
 def test_user_data_needs_allow_import(module, tmp_path):
     result = _run(tmp_path, "--data", "my_data:make")
-    assert result.exit_code == 2 and "pass --allow-import" in result.output
+    assert result.exit_code == 2 and "is user code" in result.output
+    assert "--allow-import" in result.output
 
 
 @pytest.mark.parametrize(("ref", "options", "message"), [
@@ -94,8 +97,9 @@ def test_user_data_needs_allow_import(module, tmp_path):
     ("my_data:make", {"nan": True}, "train item 0, task mask: class ids must be integers"),
     ("my_data:make", {"size": 3}, "has no option size; its options: n, extra, nan"),
     ("my_data:not_splits", {}, "returned dict, not mtlspec.data.DataSplits"),
-    ("my_data:absent", {}, "my_data has no callable absent"),
-    ("no_such_module:make", {}, "cannot import no_such_module"),
+    ("my_data:absent", {}, "cannot import data set 'my_data:absent': AttributeError"),
+    ("no_such_module:make", {}, "cannot import data set 'no_such_module:make'"),
+    ("my_data:SIZE", {}, "--data 'my_data:SIZE': SIZE is not callable"),
 ])
 def test_bad_user_data_is_a_clear_error(module, ref, options, message):
     with pytest.raises(MtlspecError, match=message.replace("(", r"\(").replace(")", r"\)")):

@@ -521,3 +521,16 @@ def test_comments_inside_brackets_are_kept():
 
 def test_semicolon_in_a_comment_inside_brackets():
     assert reformat(MULTILINE.replace("COMMENT", "a; b")) == FLAT.replace("COMMENT", "a; b")
+
+
+def test_fmt_on_a_symlink_formats_the_target_and_keeps_the_link(tmp_path: Path):
+    target = tmp_path / "real" / "a.mtl"
+    target.parent.mkdir()
+    target.write_text(UGLY)
+    link = tmp_path / "link.mtl"
+    link.symlink_to(Path("real") / "a.mtl")
+    result = _fmt(str(link))
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and os.readlink(link) == str(Path("real") / "a.mtl")
+    assert target.read_text() == PRETTY
+    assert sorted(p.name for p in target.parent.iterdir()) == ["a.mtl"]

@@ -16,7 +16,8 @@ from torch import nn
 
 from mtlspec.errors import MtlspecError
 from mtlspec.train.data import TaskInfo, load_data
-from mtlspec.train.loop import evaluate, load_checkpoint, relative_delta, train
+from mtlspec.train.delta import relative_delta
+from mtlspec.train.loop import evaluate, load_checkpoint, train
 from mtlspec.train.losses import loss_for
 from mtlspec.train.shared import shared_parameters, shared_split
 from mtlspec.train.step import Stepper

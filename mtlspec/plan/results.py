@@ -1,0 +1,182 @@
+"""A training plan's results → the tables the searches read (`pairs.csv`, candidate tables).
+
+`run_plan` calls `assemble_tables` once every entry of a plan has a result; it can also be
+called on its own (`mtlspec run PLAN --tables-only`) after results were copied from elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mtlspec.errors import MtlspecError
+from mtlspec.io import write_atomic
+from mtlspec.plan.manifest import Manifest
+from mtlspec.plan.pairs import pairs_from_results
+from mtlspec.search.grouping.candidates import default_name
+from mtlspec.search.treemtl.pairs_table import write_pairs
+
+RESULTS_DIR = "results"
+CANDIDATES = "candidates.csv"
+CANDIDATES_TEST = "candidates_test.csv"
+PAIRS = "pairs.csv"
+
+
+def result_path(plan_dir: str | Path, entry_id: str) -> Path:
+    """Where the result of one entry is written: `results/<id>.json`.
+
+    Example:
+        >>> result_path("plan", "left+right").as_posix()
+        'plan/results/left+right.json'
+    """
+    return Path(plan_dir) / RESULTS_DIR / f"{entry_id}.json"
+
+
+def load_results(plan_dir: str | Path, manifest: Manifest) -> dict[str, dict[str, Any]]:
+    """Every entry's result record, by id.
+
+    Raises:
+        MtlspecError: a result is missing or unreadable (the message names how many).
+    """
+    results, missing = {}, []
+    for entry in manifest.entries:
+        try:
+            text = result_path(plan_dir, entry.id).read_text(encoding="utf-8")
+            results[entry.id] = json.loads(text)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            missing.append(entry.id)
+    if missing:
+        raise MtlspecError(f"{plan_dir}: {len(missing)} of {len(manifest.entries)} runs have "
+                           f"no result yet (first: {missing[0]}); run `mtlspec run {plan_dir}`")
+    return results
+
+
+def directions(results: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """Task → `max` or `min`, as the runs recorded it (a task's direction is one everywhere).
+
+    Example:
+        >>> directions({"a": {"directions": {"x": "max"}}, "b": {"directions": {"y": "min"}}})
+        {'x': 'max', 'y': 'min'}
+    """
+    out: dict[str, str] = {}
+    for record in results.values():
+        for task, way in record["directions"].items():
+            if out.setdefault(task, way) != way:
+                raise MtlspecError(f"task `{task}` is scored both ways (max and min) in results")
+    return out
+
+
+def candidate_csv(manifest: Manifest, results: Mapping[str, Mapping[str, Any]],
+                  split: str) -> str:
+    """The grouping candidate table (`mtlspec.search.grouping.table`'s CSV) for one split.
+
+    One row per trained network: its name (the tasks joined by `+`, `@width` when not 1),
+    its cost in units of one full-width network (= its width, the `units` a grouping spec's
+    budget counts), its width, and its metric for each task it trains.
+
+    Args:
+        manifest: a `grouping` plan; results: every entry's record; split: `val` or `test`.
+
+    Returns:
+        The CSV text (`direction: max` when every metric is higher-is-better, else `min`).
+
+    Raises:
+        MtlspecError: tasks scored in both directions (one table holds one direction).
+
+    Example:
+        >>> from mtlspec.plan.manifest import Entry
+        >>> plan = Manifest(kind="grouping", base="b.mtl", tasks=["a", "b"], entries=[
+        ...     Entry(id="a+b", spec="a+b.mtl", tasks=["a", "b"], gflops=1, params=1),
+        ...     Entry(id="a@0.5", spec="a@0.5.mtl", tasks=["a"], width=0.5, gflops=1,
+        ...           params=1)])
+        >>> runs = {"a+b": {"val": {"a": 0.9, "b": 0.8}, "directions": {"a": "max", "b": "max"}},
+        ...         "a@0.5": {"val": {"a": 0.85}, "directions": {"a": "max"}}}
+        >>> print(candidate_csv(plan, runs, "val"), end="")
+        # cost_unit: units
+        # direction: max
+        # values: val split
+        network,cost,width,a,b
+        a+b,1,1,0.9,0.8
+        a@0.5,0.5,0.5,0.85,
+    """
+    ways = directions(results)
+    kinds = sorted(set(ways.values()))
+    if len(kinds) != 1:
+        mixed = ", ".join(f"{t} ({w})" for t, w in ways.items())
+        raise MtlspecError(f"a candidate table holds one direction, but the tasks are scored "
+                           f"both ways: {mixed}", )
+    lines = ["# cost_unit: units", f"# direction: {kinds[0]}",
+             f"# values: {split} split",
+             ",".join(["network", "cost", "width", *manifest.tasks])]
+    for entry in manifest.entries:
+        record = results[entry.id]
+        width = float(entry.width or 1.0)
+        order = [t for t in manifest.tasks if t in record[split]]
+        cells = ["" if t not in record[split] else repr(float(record[split][t]))
+                 for t in manifest.tasks]
+        lines.append(",".join([default_name(order, width), f"{width:g}", f"{width:g}",
+                               *cells]))
+    return "\n".join(lines) + "\n"
+
+
+def check_directions(manifest: Manifest, higher_is_better: Mapping[str, bool]) -> None:
+    """Before training: a grouping plan's tasks must all be scored one way.
+
+    Raises:
+        MtlspecError: some tasks are higher-is-better and others lower-is-better.
+    """
+    if manifest.kind != "grouping":
+        return
+    ways = {higher_is_better[t] for t in manifest.tasks}
+    if len(ways) > 1:
+        raise MtlspecError(
+            "a grouping plan needs tasks scored one way (all accuracies, or all errors): "
+            + ", ".join(f"{t} ({'max' if higher_is_better[t] else 'min'})"
+                        for t in manifest.tasks))
+
+
+def assemble_tables(plan_dir: str | Path, manifest: Manifest) -> list[Path]:
+    """Write the plan's tables from its results.
+
+    Returns:
+        The files written: `pairs.csv` for a pairs plan; `candidates.csv` (validation) and
+        `candidates_test.csv` (test) for a grouping plan.
+
+    Raises:
+        MtlspecError: a result is missing.
+
+    Example:
+        >>> import json, tempfile
+        >>> from mtlspec.plan.manifest import Entry
+        >>> plan = Manifest(kind="grouping", base="b.mtl", tasks=["a"], entries=[
+        ...     Entry(id="a", spec="a.mtl", tasks=["a"], gflops=1, params=1)])
+        >>> record = {"val": {"a": 0.9}, "test": {"a": 0.8}, "directions": {"a": "max"}}
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     result_path(folder, "a").parent.mkdir()
+        ...     _ = result_path(folder, "a").write_text(json.dumps(record))
+        ...     [path.name for path in assemble_tables(folder, plan)]
+        ['candidates.csv', 'candidates_test.csv']
+    """
+    plan_dir = Path(plan_dir)
+    results = load_results(plan_dir, manifest)
+    if manifest.kind == "grouping":
+        out = [plan_dir / CANDIDATES, plan_dir / CANDIDATES_TEST]
+        for path, split in zip(out, ("val", "test"), strict=True):
+            write_atomic(path, candidate_csv(manifest, results, split))
+        return out
+    return [_write_pairs(plan_dir, manifest, results)]
+
+
+def _write_pairs(plan_dir: Path, manifest: Manifest,
+                 results: Mapping[str, Mapping[str, Any]]) -> Path:
+    """`pairs.csv` from the validation metrics (the recommender chooses on validation data)."""
+    names = {n for record in results.values() for n in record["metric_names"].values()}
+    metric = names.pop() if len(names) == 1 else "metric"
+    higher = {t: way == "max" for t, way in directions(results).items()}
+    table = pairs_from_results(manifest, {k: r["val"] for k, r in results.items()},
+                               higher, metric=metric)
+    path = plan_dir / PAIRS
+    write_pairs(path, table)
+    return path
