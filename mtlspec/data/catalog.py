@@ -4,7 +4,7 @@ A test keeps it equal to the registry (`mtlspec.data.registry`), which builds th
 
 Example:
     >>> SHIPPED["scenes"].tasks[:3], SHIPPED["nyuv2"].folder
-    (("segment", "depth", "normal"), True)
+    (('segment', 'depth', 'normal'), True)
 """
 
 from __future__ import annotations

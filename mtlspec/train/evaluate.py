@@ -96,8 +96,17 @@ def evaluate_all(model: nn.Module, dataset: Dataset, tasks: Mapping[str, TaskInf
     """Every metric of every task over a whole split (eval mode, no gradients).
 
     Example:
-        >>> evaluate_all(model, data.test, data.tasks)  # doctest: +SKIP
-        {'segment': {'miou': 0.41, 'pixel_acc': 0.72}, 'depth': {'abs_err': 0.6, ...}}
+        >>> from mtlspec import load_model
+        >>> from mtlspec.data import load_data
+        >>> data = load_data("scenes", tasks=["segment", "depth"], train_size=2, val_size=2,
+        ...                  test_size=4, size=16)
+        >>> model = load_model("specs/scenes_resnet.mtl", seed=0)
+        >>> from mtlspec.compile.heads import set_output_size
+        >>> set_output_size(model, (16, 16))  # the spec says 64x64; these images are 16x16
+        4
+        >>> scores = evaluate_all(model, data.test, data.tasks)
+        >>> {t: sorted(m) for t, m in scores.items()}
+        {'segment': ['miou', 'pixel_acc'], 'depth': ['abs_err', 'rel_err']}
     """
     was_training = model.training
     model.eval()
@@ -119,8 +128,13 @@ def evaluate(model: nn.Module, dataset: Dataset, tasks: Mapping[str, TaskInfo], 
     """Each task's main metric on a data set (see `evaluate_all`).
 
     Example:
-        >>> evaluate(model, data.test, data.tasks)  # doctest: +SKIP
-        {'left': 0.91, 'right': 0.88, 'parity': 0.83}
+        >>> from mtlspec import load_model
+        >>> from mtlspec.data import load_data
+        >>> data = load_data("multidigits", train_size=8, val_size=8, test_size=16)
+        >>> scores = evaluate(load_model("specs/conal_multidigits.mtl", seed=0), data.test,
+        ...                   data.tasks)
+        >>> sorted(scores), all(0 <= v <= 1 for v in scores.values())
+        (['left', 'parity', 'right'], True)
     """
     scores = evaluate_all(model, dataset, tasks, batch_size=batch_size, **kwargs)
     return {t: scores[t][info.metric] for t, info in tasks.items()}
