@@ -40,7 +40,8 @@ from mtlspec.cli.options import parse_data_options  # noqa: E402
 from mtlspec.compile import compile  # noqa: E402
 from mtlspec.spec import load, validate  # noqa: E402
 from mtlspec.train.data import load_data  # noqa: E402
-from mtlspec.train.loop import relative_delta, train  # noqa: E402
+from mtlspec.train.delta import relative_delta  # noqa: E402
+from mtlspec.train.loop import train  # noqa: E402
 from mtlspec.train.losses import loss_for  # noqa: E402
 from mtlspec.train.step import Stepper  # noqa: E402
 from mtlspec.train.weighting import METHODS, make_weighting  # noqa: E402

@@ -6,7 +6,7 @@ Three kinds of names (the torch-free list a spec may use is `mtlspec.spec.catalo
   downloaded). The classifier is dropped later, by `trace`, at the node named by the entry's
   `head` (its input is the feature map), because dense tasks need the spatial map and heads are
   the compiler's business.
-- `convnet`: the built-in `ConvNet`.
+- `convnet`: the built-in `ConvNet`; `resnet`: the built-in `SmallResNet`.
 - `timm.NAME`: a timm model (optional extra `mtlspec[timm]`), random weights, its
   `forward_features` (see `timm_source`).
 - `"pkg.module:callable"`: user code returning a module whose output is the feature map; it is
@@ -29,6 +29,7 @@ from torch import nn
 from mtlspec import usercode
 from mtlspec.backbone.convnet import ConvNet
 from mtlspec.backbone.errors import BackboneError
+from mtlspec.backbone.resnet import SmallResNet
 from mtlspec.backbone.timm_source import build_timm, is_timm
 from mtlspec.errors import MtlspecError
 from mtlspec.registry import registers_into
@@ -195,6 +196,13 @@ _register_torchvision()
 def convnet(*, depth: int = 4, width: int = 32, in_channels: int = 3) -> nn.Module:
     """The built-in `ConvNet` (see `mtlspec.backbone.convnet`)."""
     return ConvNet(depth=depth, width=width, in_channels=in_channels)
+
+
+@register_backbone("resnet", min_size=1)
+def resnet(*, stages: int = 4, blocks: int = 1, width: int = 16, in_channels: int = 3
+           ) -> nn.Module:
+    """The built-in `SmallResNet` (see `mtlspec.backbone.resnet`)."""
+    return SmallResNet(stages=stages, blocks=blocks, width=width, in_channels=in_channels)
 
 
 # --- building ---------------------------------------------------------------------------------

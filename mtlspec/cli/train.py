@@ -6,7 +6,6 @@ torch is imported inside the command so `mtlspec validate` stays fast.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import click
@@ -56,95 +55,39 @@ def parse_task_weights(text: str) -> dict[str, float]:
     return weights
 
 
-def _baseline(path: str) -> dict[str, float]:
-    """Single-task metrics from a JSON file: {task: value} or `mtlspec train --json` output."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as err:
-        raise MtlspecError(f"cannot read baseline {path}: {err}") from None
-    metrics = data.get("metrics", data) if isinstance(data, dict) else None
-    if not isinstance(metrics, dict) or not all(
-            isinstance(v, (int, float)) for v in metrics.values()):
-        raise MtlspecError(f"{path}: expected {{task: metric}} or `mtlspec train --json` output")
-    return {k: float(v) for k, v in metrics.items()}
+def _spec_tasks(doc: Any, data: str) -> list[str]:
+    """The spec's task names, checked (located errors) against a shipped data set's tasks."""
+    from mtlspec.data.registry import dataset_def, parse_ref
+    from mtlspec.data.spec_check import check_task_names
+
+    name, path = parse_ref(data)
+    if path is not None or ":" not in data:
+        entry = dataset_def(name)
+        if entry.folder and path is None:
+            raise MtlspecError(f"data set {name} reads a folder: write --data {name}:DIR "
+                               f"(expected layout: {entry.layout})")
+        check_task_names(doc, entry.tasks, data)
+    return [t.name for t in doc.spec.tasks]
 
 
-def _check_tasks(spec: Any, data: str) -> list[str]:
-    from mtlspec.train.data import dataset_tasks
+def _fit_input(doc: Any, model: Any, splits: Any) -> dict[str, Any] | None:
+    """When the data's images have another size than the spec's input, make the dense heads
+    predict at the data's size; returns both shapes then (None when they agree)."""
+    from mtlspec.compile.heads import set_output_size
 
-    names = [t.name for t in spec.tasks]
-    offered = dataset_tasks(data)
-    missing = [t for t in names if t not in offered]
-    if missing:
-        raise MtlspecError(
-            f"{spec.name}: task(s) {', '.join(missing)} are not in data set {data}; "
-            f"rename them to tasks it has: {', '.join(offered)}")
-    return names
-
-
-def _report(doc: Any, data: str, result: Any, infos: dict, baseline: dict | None,
-            output: str | None) -> dict[str, Any]:
-    from mtlspec.train.delta import relative_delta
-
-    report: dict[str, Any] = {
-        "file": doc.filename, "spec": doc.spec.name, "data": data,
-        "weighting": result.weighting, "weighting_options": result.weighting_options,
-        "last_step": result.last_step, "steps": result.steps, "seconds": result.seconds,
-        "finished": result.finished, "resumed_from": result.resumed_from,
-        "tasks": {t: {"metric": infos[t].metric, "higher_is_better": infos[t].higher_is_better,
-                      "val": result.val_metrics[t], "test": result.metrics[t]}
-                  for t in result.tasks},
-        "metrics": result.metrics, "val_metrics": result.val_metrics,
-        "history": result.history, "weights": output,
-    }
-    if baseline is not None:
-        report["delta"] = relative_delta(result.metrics, baseline, infos)
-        for t, row in report["tasks"].items():
-            if t in baseline:
-                row["single"] = baseline[t]
-    return report
-
-
-def _print_report(report: dict[str, Any]) -> None:
-    from mtlspec.cli.rich_table import print_table
-
-    rows = []
-    for t, row in report["tasks"].items():
-        shown = {"task": t, "metric": row["metric"] + (" ↑" if row["higher_is_better"] else " ↓"),
-                 "val": f"{row['val']:.4f}", "test": f"{row['test']:.4f}"}
-        if "delta" in report:
-            shown["single-task"] = f"{row['single']:.4f}" if "single" in row else "-"
-        rows.append(shown)
-    status = "" if report["finished"] else " (stopped early; --resume continues)"
-    print_table(f"{report['spec']}, {report['weighting']}", rows)
-    click.echo(f"{report['data']}: {report['steps']} steps in {report['seconds']:.1f} s"
-               f"{status}")
-    if "delta" in report:
-        click.echo(f"Δ vs single-task: {report['delta']:+.2f}%")
-    _print_weighting(report)
-    if report["weights"]:
-        click.echo(f"wrote {report['weights']} (load with: mtlspec build {report['file']} "
-                   f"--weights {report['weights']} -o model.onnx)")
-
-
-def _print_weighting(report: dict[str, Any]) -> None:
-    """What the weighting did in the last epoch: mean weights and gradient cosines."""
-    history = [row for row in report["history"] if "mean_weights" in row]
-    if not history or report["weighting"] == "uniform":
-        return
-    last = history[-1]
-    weights = ", ".join(f"{t} {w:.3g}" for t, w in last["mean_weights"].items())
-    click.echo(f"{report['weighting']} weights (mean of the last epoch): {weights}")
-    conflict = last.get("conflict")
-    if conflict:
-        click.echo(f"task-gradient cosines: mean {conflict['cos_mean']:+.3f}, min "
-                   f"{conflict['cos_min']:+.3f}, {100 * conflict['conflict_share']:.0f}% of "
-                   "pairs conflicting")
+    spec_shape = tuple(doc.spec.input.shape[1:])
+    data_shape = tuple(splits.input_shape)
+    if spec_shape == data_shape:
+        return None
+    set_output_size(model, data_shape[-2:])
+    return {"spec": list(spec_shape), "data": list(data_shape)}
 
 
 @click.command("train")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--data", default="multidigits", show_default=True, help="Bundled data set.")
+@click.option("--data", default="multidigits", show_default=True,
+              help="multidigits, scenes, nyuv2:DIR, cityscapes:DIR, celeba:DIR or "
+                   "pkg.module:callable (with --allow-import).")
 @click.option("--weighting", type=click.Choice(WEIGHTINGS), default="uniform", show_default=True,
               help="Loss weighting / gradient aggregation (`mtlspec weightings` lists them).")
 @click.option("--weighting-option", "weighting_options", multiple=True, metavar="KEY=VALUE",
@@ -162,6 +105,12 @@ def _print_weighting(report: dict[str, Any]) -> None:
               help="Seeds initialisation, data splits and order.")
 @click.option("--train-size", type=click.IntRange(min=1), help="Training items (data default).")
 @data_options_option("overlap=2 or val_size=500")
+@click.option("--augment", is_flag=True,
+              help="Random scale-crop and flip of training images and dense targets alike.")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="DataLoader worker processes (results do not depend on it).")
+@click.option("--drop-last", is_flag=True,
+              help="Skip each epoch's last, smaller batch.")
 @click.option("--checkpoint", type=click.Path(file_okay=False),
               help="Folder for the checkpoint (written atomically each epoch and every "
                    "--checkpoint-every steps).")
@@ -173,24 +122,28 @@ def _print_weighting(report: dict[str, Any]) -> None:
 @device_option("Train on this device: cpu (default), cuda, cuda:1.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write the trained state dict (for `mtlspec build --weights`).")
-@click.option("--baseline", type=click.Path(dir_okay=False),
-              help="Single-task metrics (JSON {task: value}) to report Δ against.")
+@click.option("--baseline", type=click.Path(dir_okay=False), multiple=True,
+              help="Single-task metrics to report Δm against: JSON {task: value}, "
+                   "{task: {metric: value}} or `train --json` output (repeatable, merged).")
 @allow_import_option
 @json_option()
 def train_command(file: str, data: str, weighting: str, weighting_options: tuple[str, ...],
                   task_weights: str | None, normalization: str | None, epochs: int,
                   batch_size: int, lr: float, seed: int,
-                  train_size: int | None, data_options: tuple[str, ...],
+                  train_size: int | None, data_options: tuple[str, ...], augment: bool,
+                  workers: int, drop_last: bool,
                   checkpoint: str | None, checkpoint_every: int, resume: bool,
                   max_steps: int | None, device: str | None, output: str | None,
-                  baseline: str | None,
-                  allow_import: bool, as_json: bool) -> None:
-    """Train spec FILE on a bundled data set and print per-task val/test metrics. The spec's
-    task names must be tasks of the data set (MultiDigits: left, right, parity, greater, has7,
-    max, equal, sum, absdiff) and each head's output size must match.
+                  baseline: tuple[str, ...], allow_import: bool, as_json: bool) -> None:
+    """Train spec FILE on a data set and print every metric of every task (val and test).
+    The spec's task names must be tasks of the data set, each head must suit its task's kind
+    (conv/aspp per pixel, linear/mlp per image) and output size; images of another size than
+    the spec's input train at the data's size.
 
     \b
     mtlspec train specs/conal_multidigits.mtl --epochs 3 -o weights.pt
+    mtlspec train specs/scenes_resnet.mtl --data scenes --data-option size=64
+    mtlspec train specs/nyuv2_resnet34.mtl --data nyuv2:/data/nyuv2 --augment --workers 4
     mtlspec train specs/conal_multidigits.mtl --weighting mgda-ub --normalization loss+
     mtlspec train specs/conal_multidigits.mtl --weighting fixed --weights left=1,parity=2
     mtlspec train specs/conal_multidigits.mtl --weighting gradnorm --weighting-option alpha=1
@@ -200,12 +153,16 @@ def train_command(file: str, data: str, weighting: str, weighting_options: tuple
         raise MtlspecError("--resume needs --checkpoint DIR (where the run saved its state)")
     weights = parse_task_weights(task_weights) if task_weights is not None else None
     method_options = parse_key_values(weighting_options, "--weighting-option")
-    base = _baseline(baseline) if baseline else None
+    from mtlspec.cli.train_report import build_report, print_report, read_baselines
+
+    base = read_baselines(baseline) if baseline else None
     doc = load(file)
-    names = _check_tasks(validate(doc), data)
+    validate(doc)
+    names = _spec_tasks(doc, data)
     import torch
 
     from mtlspec import load_model
+    from mtlspec.data.spec_check import check_spec
     from mtlspec.train.settings import RunSettings, fit
     from mtlspec.train.weighting import make_weighting
 
@@ -215,17 +172,21 @@ def train_command(file: str, data: str, weighting: str, weighting_options: tuple
     if train_size:
         options["train_size"] = train_size
     settings = RunSettings(data=data, data_options=options, epochs=epochs,
-                           batch_size=batch_size, lr=lr, seed=seed, weighting=weighting)
-    splits = settings.load_data(names)
+                           batch_size=batch_size, lr=lr, seed=seed, weighting=weighting,
+                           augment=augment, drop_last=drop_last)
+    splits = settings.load_data(names, allow_import=allow_import)
+    check_spec(doc, splits.tasks, data_name=splits.name, input_shape=splits.input_shape)
     model = load_model(doc, allow_import=allow_import, seed=seed,  # initial weights: the seed
                        dtype=torch.float32)  # float32 master weights
+    input_note = _fit_input(doc, model, splits)
     result = fit(model, splits, settings, weighting=w, checkpoint=checkpoint, resume=resume,
                  progress=not as_json, max_steps=max_steps,
-                 checkpoint_every=checkpoint_every if checkpoint else None, device=device)
+                 checkpoint_every=checkpoint_every if checkpoint else None, device=device,
+                 workers=workers)
     if output:
         save_torch(output, model.state_dict())
-    report = _report(doc, data, result, splits.tasks, base, output)
+    report = build_report(doc, splits, result, base, output, input_note)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
-        _print_report(report)
+        print_report(report)

@@ -115,6 +115,27 @@ def aspp(*, in_channels: int, size: tuple[int, int], classes: int | None = None,
 DENSE_HEADS = frozenset({"conv", "aspp"})
 
 
+def set_output_size(model: nn.Module, size: tuple[int, int]) -> int:
+    """Make every dense head of `model` upsample to `size` (H, W) instead of the spec's input
+    size, e.g. to train on images of another size. Heads hold no size-dependent weights, so
+    the trained state dict still loads into the model compiled from the spec.
+
+    Returns:
+        How many heads changed.
+
+    Example:
+        >>> head = build_head(ir.Call(name="conv", args={"out": 1}), in_channels=4, size=(8, 8))
+        >>> set_output_size(head, (16, 12)), head(torch.zeros(1, 4, 2, 2)).shape
+        (1, torch.Size([1, 1, 16, 12]))
+    """
+    changed = 0
+    for module in model.modules():
+        if isinstance(module, Upsample) and module.size != tuple(size):
+            module.size = tuple(size)
+            changed += 1
+    return changed
+
+
 def build_head(head: ir.Call, *, in_channels: int, size: tuple[int, int],
                pooled: bool = False) -> nn.Module:
     """Build the head a spec names, for a feature map of `in_channels` channels.

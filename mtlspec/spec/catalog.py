@@ -90,6 +90,12 @@ BUILTIN_BACKBONES: dict[str, Signature] = {
         summary="small conv-BN-ReLU stack for fast tests and small images",
         positive=frozenset({"depth", "width", "in_channels"}),
     ),
+    "resnet": Signature(
+        {"stages": INT, "blocks": INT, "width": INT, "in_channels": INT},
+        summary="small ResNet (3x3 stem, basic residual blocks, width doubling per stage) "
+        "for small images and dense tasks",
+        positive=frozenset({"stages", "blocks", "width", "in_channels"}),
+    ),
 }
 
 # torchvision classification models (torchvision.models.list_models(module=torchvision.models)

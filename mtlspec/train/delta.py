@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from mtlspec.errors import MtlspecError
-from mtlspec.train.data import TaskInfo
+from mtlspec.data.tasks import TaskInfo
+from mtlspec.train.metrics import delta_m
 
 
-def relative_delta(metrics: Mapping[str, float], single: Mapping[str, float],
+def relative_delta(metrics: Mapping[str, float] | Mapping[str, Mapping[str, float]],
+                   single: Mapping[str, float] | Mapping[str, Mapping[str, float]],
                    tasks: Mapping[str, TaskInfo]) -> float:
-    """Δ in % against single-task models: mean over tasks of ±(M_t − S_t)/S_t · 100, with +
-    when higher is better (positive Δ = better than single-task).
+    """Δ in % against single-task models (`delta_m`): per task the mean of ±(M − S)/S · 100
+    over its metrics (+ when higher is better), then the mean over tasks. A flat
+    {task: value} means each task's main metric.
 
     Raises:
         MtlspecError: no task in common, or a single-task metric of 0.
@@ -21,13 +23,8 @@ def relative_delta(metrics: Mapping[str, float], single: Mapping[str, float],
         >>> round(relative_delta({"a": 0.9}, {"a": 0.8}, {"a": info}), 6)
         12.5
     """
-    common = [t for t in tasks if t in metrics and t in single]
-    if not common:
-        raise MtlspecError("no task has both a metric and a single-task metric")
-    total = 0.0
-    for t in common:
-        if single[t] == 0:
-            raise MtlspecError(f"task {t}: single-task metric is 0; Δ is undefined")
-        sign = 1.0 if tasks[t].higher_is_better else -1.0
-        total += sign * (metrics[t] - single[t]) / abs(single[t]) * 100
-    return total / len(common)
+    def nested(values):
+        return {t: (dict(v) if isinstance(v, Mapping) else {tasks[t].metric: float(v)})
+                for t, v in values.items() if t in tasks}
+
+    return delta_m(nested(metrics), nested(single))

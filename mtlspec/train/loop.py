@@ -1,9 +1,11 @@
 """The training loop: any multi-task model, any weighting, exact resume, per-task metrics.
 
-Determinism: the data order of epoch e is a permutation drawn from a generator seeded with
-(seed, e), so it needs no saved state; a checkpoint holds the model, the optimiser, the
-weighting's state, the torch/numpy/python RNG states and the position (epoch, step in epoch).
-Resuming from it runs exactly the steps an uninterrupted run would (bit-identical on CPU).
+Batches come through `torch.utils.data.DataLoader` (`mtlspec.data.serve`), workers and pinned
+memory included. Determinism: the data order of epoch e is a permutation drawn from a
+generator seeded with (seed, e) and augmentation draws from (seed, e, item), so neither needs
+saved state; a checkpoint holds the model, the optimiser, the weighting's state, the
+torch/numpy/python RNG states and the position (epoch, step in epoch). Resuming from it runs
+exactly the steps an uninterrupted run would (bit-identical on CPU, any worker count).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from mtlspec.data.protocol import DataSplits
+from mtlspec.data.serve import serve_splits
 from mtlspec.errors import MtlspecError
 from mtlspec.train.checkpoint import (
     CHECKPOINT_NAME,
@@ -29,16 +33,29 @@ from mtlspec.train.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from mtlspec.train.data import DataSplits
-from mtlspec.train.evaluate import batch_of, batches, device_of, evaluate, model_tasks
+from mtlspec.train.evaluate import (
+    device_of,
+    evaluate,
+    evaluate_all,
+    model_tasks,
+    sample_batch,
+)
 from mtlspec.train.losses import loss_for
 from mtlspec.train.step import Stepper
 from mtlspec.train.weighting import Weighting, make_weighting
 
+__all__ = ["CHECKPOINT_NAME", "CHECKPOINT_VERSION", "StepInfo", "TrainResult", "device_of",
+           "evaluate", "evaluate_all", "load_checkpoint", "model_tasks", "save_checkpoint",
+           "train"]
+
 
 @dataclass
 class TrainResult:
-    """What `train` returns: final test/val metrics per task, per-epoch history, timing."""
+    """What `train` returns: final test/val metrics per task, per-epoch history, timing.
+
+    `metrics` / `val_metrics` hold each task's main metric; `all_metrics` /
+    `all_val_metrics` every metric of every task ({task: {metric: value}}).
+    """
 
     metrics: dict[str, float]
     val_metrics: dict[str, float]
@@ -49,6 +66,8 @@ class TrainResult:
     weighting: str = ""
     finished: bool = True  # False when max_steps stopped the run early
     resumed_from: int | None = None  # global step of the checkpoint resumed from
+    all_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    all_val_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     # what the weighting did: its options and the last step's weights and gradient cosines
     # (per-epoch means of both are in `history`: mean_weights, conflict)
     weighting_options: dict[str, Any] = field(default_factory=dict)
@@ -84,6 +103,16 @@ def _order(n: int, seed: int, epoch: int) -> torch.Tensor:
     return torch.randperm(n, generator=gen)
 
 
+def _scores(model: nn.Module, data: DataSplits, split: str, infos: dict,
+            workers: int = 0) -> dict[str, dict[str, float]]:
+    return evaluate_all(model, getattr(data, split), infos, trusted=data.trusted,
+                        name=f"{data.name} {split}", workers=workers)
+
+
+def _main(scores: dict[str, dict[str, float]], infos: dict) -> dict[str, float]:
+    return {t: scores[t][info.metric] for t, info in infos.items()}
+
+
 @dataclass
 class _Run:
     """The loop's mutable position and records (what a checkpoint stores besides modules)."""
@@ -117,6 +146,8 @@ def train(
     checkpoint_every: int | None = None,
     weight_decay: float = 0.0,
     device: str | torch.device | None = None,
+    workers: int = 0,
+    drop_last: bool = False,
 ) -> TrainResult:
     """Train a multi-task model with Adam and a loss weighting.
 
@@ -133,7 +164,11 @@ def train(
         on_step: called with a `StepInfo` after every step.
         max_steps: stop after this many steps in all (a checkpoint is written there).
         device: move the model there first ("cpu", "cuda", "cuda:1"); None keeps it where it
-            is. Batches follow the model. Bit-identical resumes are promised on the CPU only.
+            is. Batches follow the model (pinned memory on a GPU). Bit-identical resumes are
+            promised on the CPU only.
+        workers: DataLoader worker processes loading batches (0: in this process); the
+            batches, and so the result, do not depend on it.
+        drop_last: skip an epoch's last batch when it is smaller than `batch_size`.
 
     A model with a `training_parts()` method (a compiled grouping spec) is trained part by
     part, each on its own tasks with these settings (max_steps per part), checkpoints in
@@ -164,7 +199,7 @@ def train(
                             epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                             resume=resume, progress=progress, on_step=on_step,
                             max_steps=max_steps, checkpoint_every=checkpoint_every,
-                            weight_decay=weight_decay)
+                            weight_decay=weight_decay, workers=workers, drop_last=drop_last)
     tasks = model_tasks(model, data)
     infos = {t: data.tasks[t] for t in tasks}
     if isinstance(weighting, str):
@@ -175,13 +210,14 @@ def train(
     random.seed(seed)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr,
                                  weight_decay=weight_decay)
-    probe = batch_of(data.train, torch.arange(min(batch_size, len(data.train))),
-                   device_of(model))[0]
+    probe = sample_batch(data, batch_size, device_of(model), infos)[0]
     stepper = Stepper(model, tasks, [loss_for(infos[t]) for t in tasks], weighting, probe)
     config = {"tasks": tasks, "weighting": weighting.name,
               "weighting_options": _plain(weighting.settings), "batch_size": batch_size,
               "lr": lr, "seed": seed, "train_items": len(data.train), "data": data.name,
               "data_options": dict(data.options)}
+    if data.augment or drop_last:  # only then: checkpoints of runs without them stay valid
+        config.update(augment=repr(data.augment) if data.augment else None, drop_last=drop_last)
     path = Path(checkpoint) / CHECKPOINT_NAME if checkpoint is not None else None
     run = _Run()
     resumed_from = None
@@ -190,11 +226,12 @@ def train(
         resumed_from = run.step
     loop = _Loop(model, data, infos, stepper, optimizer, weighting, run, config, path,
                  batch_size=batch_size, seed=seed, on_step=on_step,
-                 checkpoint_every=checkpoint_every)
+                 checkpoint_every=checkpoint_every, workers=workers, drop_last=drop_last)
     finished = loop.run(epochs, max_steps, progress)
-    return TrainResult(evaluate(model, data.test, infos), evaluate(model, data.val, infos),
-                       run.history, run.seconds, run.step, tasks, weighting.name, finished,
-                       resumed_from, _plain(weighting.settings), run.last_step)
+    test, val = (_scores(model, data, split, infos, workers) for split in ("test", "val"))
+    return TrainResult(_main(test, infos), _main(val, infos), run.history, run.seconds,
+                       run.step, tasks, weighting.name, finished, resumed_from, test, val,
+                       _plain(weighting.settings), run.last_step)
 
 
 def _plain(options: Mapping[str, Any]) -> dict[str, Any]:
@@ -225,13 +262,16 @@ class _Loop:
     """Epochs and steps of one `train` call (kept apart so each piece stays short)."""
 
     def __init__(self, model, data, infos, stepper, optimizer, weighting, run, config, path, *,
-                 batch_size, seed, on_step, checkpoint_every) -> None:
+                 batch_size, seed, on_step, checkpoint_every, workers, drop_last) -> None:
         self.model, self.data, self.infos = model, data, infos
         self.stepper, self.optimizer, self.weighting = stepper, optimizer, weighting
         self.run_state, self.config, self.path = run, config, path
         self.batch_size, self.seed, self.on_step = batch_size, seed, on_step
-        self.checkpoint_every = checkpoint_every
+        self.checkpoint_every, self.workers, self.drop_last = checkpoint_every, workers, drop_last
         self.device = device_of(model)
+        # BatchNorm cannot train on one item: say so instead of failing deep in the model
+        self.has_batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm)
+                                  for m in model.modules())
 
     def save(self) -> None:
         if self.path is None:
@@ -250,7 +290,8 @@ class _Loop:
     def run(self, epochs: int, max_steps: int | None, progress: bool) -> bool:
         """Train up to `epochs`; False when `max_steps` stopped it first."""
         n = len(self.data.train)
-        per_epoch = (n + self.batch_size - 1) // self.batch_size
+        per_epoch = (n // self.batch_size if self.drop_last
+                     else (n + self.batch_size - 1) // self.batch_size)
         from mtlspec.train.progress import progress_bar
 
         with progress_bar(progress, total=epochs * per_epoch) as bar:
@@ -265,12 +306,22 @@ class _Loop:
         run = self.run_state
         order = _order(n, self.seed, run.epoch)
         self.model.train()
-        for idx in batches(n, self.batch_size, order, run.step_in_epoch):
+        batches = serve_splits(self.data, "train", infos=self.infos, batch_size=self.batch_size,
+                               order=order, start_batch=run.step_in_epoch, epoch=run.epoch,
+                               seed=self.seed, workers=self.workers, device=self.device,
+                               drop_last=self.drop_last)
+        items = iter(batches)
+        for _ in range(len(batches)):
             if max_steps is not None and run.step >= max_steps:
                 self.save()
                 return False
             start = time.perf_counter()
-            x, y = batch_of(self.data.train, idx, self.device)
+            x, y = next(items)
+            if len(x) == 1 and self.has_batch_norm:
+                raise MtlspecError(
+                    f"a training batch of one item (the last of {n} items in batches of "
+                    f"{self.batch_size}): batch norm cannot train on it; use --drop-last "
+                    "or another batch size")
             losses, weights = self.stepper.step(x, y, self.optimizer)
             run.seconds += time.perf_counter() - start
             run.step += 1
@@ -303,7 +354,9 @@ class _Loop:
             "epoch": run.epoch + 1,
             "train_loss": {t: v / steps for t, v in run.loss_sums.items()},
             "mean_weights": {t: v / steps for t, v in run.weight_sums.items()},
-            "val": evaluate(self.model, self.data.val, self.infos),
+            "val": _main(val := _scores(self.model, self.data, "val", self.infos,
+                                        self.workers), self.infos),
+            "val_metrics": val,
             "seconds": run.seconds,
         }
         if run.conflict_steps:
@@ -330,9 +383,11 @@ def _train_parts(model: nn.Module, parts: dict[str, nn.Module], data: DataSplits
     infos = {t: data.tasks[t] for t in tasks}
     history = [{"part": name, **row} for name, r in results.items() for row in r.history]
     done = list(results.values())
-    return TrainResult(evaluate(model, data.test, infos), evaluate(model, data.val, infos),
+    workers = settings.get("workers", 0)
+    test, val = (_scores(model, data, split, infos, workers) for split in ("test", "val"))
+    return TrainResult(_main(test, infos), _main(val, infos),
                        history, sum(r.seconds for r in done), sum(r.steps for r in done), tasks,
                        done[0].weighting if done else "", all(r.finished for r in done),
                        max((r.resumed_from for r in done if r.resumed_from is not None),
-                           default=None),
+                           default=None), test, val,
                        done[0].weighting_options if done else {})

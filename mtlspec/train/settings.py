@@ -15,7 +15,8 @@ from typing import Any
 
 from torch import nn
 
-from mtlspec.train.data import DataSplits, load_data
+from mtlspec.data.protocol import DataSplits
+from mtlspec.data.registry import load_data
 from mtlspec.train.loop import TrainResult, train
 from mtlspec.train.weighting import Weighting
 
@@ -25,11 +26,14 @@ class RunSettings:
     """The data set and schedule of a training; equal settings give equal results.
 
     Attributes:
-        data: the data set name (`mtlspec.train.data.list_datasets()`).
+        data: the `--data` reference (`mtlspec.data.load_data`: a shipped name, `NAME:DIR`
+            or a user's `pkg.module:callable`).
         data_options: extra `load_data` arguments (e.g. {"train_size": 300}).
         epochs, batch_size, lr, seed: the schedule (Adam, constant rate); `seed` also seeds
             the data splits and order.
         weighting: the loss weighting's name (`mtlspec.train.weighting.make_weighting`).
+        augment: random scale-crop and flip of training images and dense targets.
+        drop_last: skip each epoch's last, smaller batch.
 
     Example:
         >>> RunSettings(epochs=2, data_options={"train_size": 300}).as_dict()["data_options"]
@@ -43,20 +47,32 @@ class RunSettings:
     lr: float = 1e-3
     seed: int = 0
     weighting: str = "uniform"
+    augment: bool = False
+    drop_last: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        """The settings as plain JSON data (what a plan's result file records)."""
+        """The settings as plain JSON data (what a plan's result file records); `augment` and
+        `drop_last` only when set, so results recorded before they existed still match."""
         out = asdict(self)
         out["data_options"] = dict(sorted(self.data_options.items()))
+        for key in ("augment", "drop_last"):
+            if not out[key]:
+                del out[key]
         return out
 
-    def load_data(self, tasks: Sequence[str] | None = None) -> DataSplits:
+    def load_data(self, tasks: Sequence[str] | None = None, *,
+                  allow_import: bool = False) -> DataSplits:
         """The data set's splits for `tasks`, drawn with the settings' seed and options.
 
+        Args:
+            tasks: the tasks to keep (None: the data set's own).
+            allow_import: the user allowed importing a `pkg.module:callable` data set.
+
         Raises:
-            MtlspecError: unknown data set, or a task it does not have.
+            MtlspecError: unknown data set, a task it does not have, or bad data.
         """
-        return load_data(self.data, tasks=tasks, seed=self.seed, **self.data_options)
+        return load_data(self.data, tasks=tasks, seed=self.seed, allow_import=allow_import,
+                         augment=self.augment, **self.data_options)
 
 
 def fit(model: nn.Module, data: DataSplits, settings: RunSettings, *,
@@ -70,7 +86,7 @@ def fit(model: nn.Module, data: DataSplits, settings: RunSettings, *,
         weighting: a configured `Weighting` to use instead of `settings.weighting` (e.g.
             fixed weights or an MGDA normalisation).
         **loop: how the run is watched or saved: `checkpoint`, `resume`, `progress`,
-            `on_step`, `max_steps`, `checkpoint_every`, `device`.
+            `on_step`, `max_steps`, `checkpoint_every`, `device`, `workers`.
 
     Returns:
         The `TrainResult`.
@@ -90,4 +106,5 @@ def fit(model: nn.Module, data: DataSplits, settings: RunSettings, *,
     """
     chosen = weighting if weighting is not None else settings.weighting
     return train(model, data, weighting=chosen, epochs=settings.epochs,
-                 batch_size=settings.batch_size, lr=settings.lr, seed=settings.seed, **loop)
+                 batch_size=settings.batch_size, lr=settings.lr, seed=settings.seed,
+                 drop_last=settings.drop_last, **loop)

@@ -147,9 +147,10 @@ def test_unknown_loss_or_metric_names_the_available_ones():
         losses.register_loss("l1")(lambda p, t: p)
 
 
-@pytest.mark.parametrize("module", ["mtlspec.train.data", "mtlspec.train.losses",
-                                    "mtlspec.train.weighting", "mtlspec.train.loop",
-                                    "mtlspec.train.shared", "mtlspec.cli.train"])
+@pytest.mark.parametrize("module", ["mtlspec.data.multidigits", "mtlspec.train.losses",
+                                    "mtlspec.train.weighting", "mtlspec.train.evaluate",
+                                    "mtlspec.train.metrics", "mtlspec.train.shared",
+                                    "mtlspec.cli.train", "mtlspec.cli.train_report"])
 def test_docstring_examples(module):
     import doctest
     import importlib

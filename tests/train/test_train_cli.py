@@ -76,9 +76,10 @@ def test_resume_continues_to_the_same_weights(tmp_path):
 
 
 @pytest.mark.parametrize(("layout", "replace", "args", "message"), [
-    ("trunk1", {"sum": "colour"}, [], "task(s) colour are not in data set multidigits"),
+    ("trunk1", {"sum": "colour"}, [], ".mtl:7:5: error: task colour is not in data set "
+                                      "multidigits"),
     ("trunk1", {"linear(classes=10)\n    right": "linear(classes=7)\n    right"}, [],
-     "task left: the head outputs shape (7,)"),
+     "task left: the head outputs 7 but data set task left (classification) has 10 classes"),
     ("split", {}, ["--weighting", "mgda-ub"], "mgda-ub needs an all-shared trunk"),
     ("separate", {}, ["--weighting", "mgda"], "parameters shared by two or more tasks"),
     ("trunk1", {}, ["--resume"], "--resume needs --checkpoint"),
