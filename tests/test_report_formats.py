@@ -57,6 +57,12 @@ def test_golden_report(name: str, monkeypatch: pytest.MonkeyPatch):
         ET.fromstring(result.stdout.encode())  # well-formed XML
 
 
+def test_nothing_found_prints_nothing(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(ROOT)
+    result = CliRunner().invoke(main, ["validate", f"{D}/ok.mtl", "--output-format", "github"])
+    assert result.exit_code == 0 and result.stdout == ""
+
+
 def test_output_writes_the_report_to_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(ROOT)
     report = tmp_path / "reports" / "validate.xml"

@@ -154,7 +154,8 @@ def resolve_output_format(output_format: str, as_json: bool = False,
 def emit_report(text: str, output: str | None) -> None:
     """Print a machine report, or write it to `output` atomically."""
     if output is None:
-        click.echo(text, nl=not text.endswith("\n"))
+        if text:  # nothing found: no line at all (GitHub reads every line as a command)
+            click.echo(text, nl=not text.endswith("\n"))
         return
     from pathlib import Path
 
