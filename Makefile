@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/conal.py
 	$(BIN)/python bench/dag_search.py
 	$(BIN)/python bench/run_e2e.py
+	$(BIN)/python bench/check_cache.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis

@@ -3,7 +3,7 @@
 Three 3-task NYUv2 trees on ResNet34 at 288x384 (DeepLab-style ASPP heads): `shared` (every
 block shared), `tree` (specs/nyuv2_resnet34.mtl: blocks 1-4 shared, then {segment, depth} and
 {normal}) and `independent` (one network per task), each at batch 1 and 8. Claims:
-  (a) latency(layout) / latency(independent) is within ±10% of the FLOPs ratio;
+  (a) latency(layout) / latency(independent) is within ±10% of the MACs ratio;
   (b) onnxruntime latency / PyTorch eager latency ≤ 1.0;
   (c) compile and export (+ verify) times, as `mtlspec build` runs them.
 
@@ -146,20 +146,20 @@ def summarize(built: list[dict], times: dict, batches: list[int]) -> list[dict]:
 
 
 def print_tables(built: list[dict], rows: list[dict]) -> None:
-    print(f"\n{'layout':12} {'GFLOPs':>7} {'params':>11} {'compile s':>9} {'export s':>8} "
+    print(f"\n{'layout':12} {'GMACs':>7} {'params':>11} {'compile s':>9} {'export s':>8} "
           f"{'verify s':>8} {'ONNX MB':>8}")
     for b in built:
         print(f"{b['name']:12} {b['flops'] / 1e9:7.2f} {b['params']:11,} {b['compile_s']:9.1f} "
               f"{b['export_s']:8.1f} {b['verify_s']:8.1f} {b['onnx_mb']:8.1f}")
-    print(f"\n{'layout':12} {'batch':>5} {'GFLOPs':>7} {'torch ms':>9} {'ORT ms':>8} "
-          f"{'ORT/torch':>9} {'FLOPs ratio':>11} {'lat ratio torch':>15} {'(vs FLOPs)':>10} "
-          f"{'lat ratio ORT':>13} {'(vs FLOPs)':>10}")
+    print(f"\n{'layout':12} {'batch':>5} {'GMACs':>7} {'torch ms':>9} {'ORT ms':>8} "
+          f"{'ORT/torch':>9} {'MACs ratio':>11} {'lat ratio torch':>15} {'(vs MACs)':>10} "
+          f"{'lat ratio ORT':>13} {'(vs MACs)':>10}")
     for r in rows:
         print(f"{r['layout']:12} {r['batch']:5} {r['gflops']:7.2f} {r['pytorch_ms']:9.1f} "
               f"{r['onnxruntime_ms']:8.1f} {r['ort_over_pytorch']:9.2f} {r['flops_ratio']:11.3f} "
               f"{r['latency_ratio_pytorch']:15.3f} {r['latency_vs_flops_pytorch']:+10.1%} "
               f"{r['latency_ratio_onnxruntime']:13.3f} {r['latency_vs_flops_onnxruntime']:+10.1%}")
-    print("targets: latency ratio within ±10% of the FLOPs ratio; ORT/torch ≤ 1.0")
+    print("targets: latency ratio within ±10% of the MACs ratio; ORT/torch ≤ 1.0")
 
 
 def main() -> None:
@@ -181,7 +181,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         built = [build(name, text, Path(tmp)) for name, text in variants(size).items()]
         for b in built:
-            print(f"built {b['name']}: {b['flops'] / 1e9:.2f} GFLOPs, compile "
+            print(f"built {b['name']}: {b['flops'] / 1e9:.2f} GMACs, compile "
                   f"{b['compile_s']:.1f} s, export {b['export_s']:.1f} s, verify "
                   f"{b['verify_s']:.1f} s", flush=True)
         times = measure(built, args.batches, args.repeat, args.warmup, args.threads)

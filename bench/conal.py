@@ -6,8 +6,8 @@ Compares, on the test split (left digit, right digit, parity; accuracy):
   all-shared + MGDA-UB
   CoNAL         searched from specs/conal_multidigits.mtl's backbone, retrained with RLW
   (--ablation)  CoNAL without conflict noticing; (--pro) CoNAL-Pro, both retrained with RLW
-Δ (%) is the mean relative change against single-task (positive = better). Params and FLOPs
-are `mtlspec.cost` figures of the compiled model (fvcore: one multiply-add = one flop). Also
+Δ (%) is the mean relative change against single-task (positive = better). Params and MACs
+are `mtlspec.cost` figures of the compiled model (fvcore: one multiply-add = one MAC). Also
 prints the share of negative-cosine task-gradient pairs per shared block (the CoNAL paper's
 Table 1) for the trained all-shared and CoNAL models, on validation batches.
 
@@ -120,7 +120,7 @@ def _build(spec, model, tmp: Path) -> dict:
 
 
 def _table(rows: dict, tasks: list[str], single: dict, infos) -> str:
-    head = ["model", *tasks, "Δ vs single (%)", "params", "MFLOPs", "train s"]
+    head = ["model", *tasks, "Δ vs single (%)", "params", "MMACs", "train s"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, row in rows.items():
         delta = relative_delta(row["test"], single["test"], infos)

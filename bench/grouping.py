@@ -8,7 +8,7 @@ Measures, on this machine:
   2. T = 8 and T = 10, random tables with every non-empty subset at cost 1 plus half-size
      single-task networks at cost 0.5 (263 and 1,033 candidates): exact time at budgets T/2
      and T and for the whole curve, and the branch-and-bound where it finishes in --timeout;
-  3. the same T = 10 table with real-valued costs (GFLOPs-like), which makes the Pareto
+  3. the same T = 10 table with real-valued costs (GMACs-like), which makes the Pareto
      fronts larger.
 
 Prints a table and writes JSON (default bench/results/grouping.json).
@@ -71,7 +71,7 @@ def branch_and_bound(table, budget: float, time_limit: float) -> float:
 
 
 def random_table(n_tasks: int, seed: int, *, real_costs: bool = False):
-    """Half-size singles (cost 0.5) and every non-empty subset (cost 1, or GFLOPs-like)."""
+    """Half-size singles (cost 0.5) and every non-empty subset (cost 1, or GMACs-like)."""
     from mtlspec.search.grouping.table import Candidate, default_name, make_table
 
     rng = random.Random(seed)
@@ -85,7 +85,7 @@ def random_table(n_tasks: int, seed: int, *, real_costs: bool = False):
             loss = {tasks[i]: scale[i] * rng.uniform(0.85, 1.15) for i in subset}
             cands.append(Candidate(default_name([tasks[i] for i in subset], 1.0), cost, 1.0,
                                    loss))
-    return make_table(tasks, cands, cost_unit="gflops" if real_costs else "units")
+    return make_table(tasks, cands, cost_unit="gmacs" if real_costs else "units")
 
 
 def best_of(runs: int, fn) -> tuple[float, object]:

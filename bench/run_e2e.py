@@ -137,7 +137,7 @@ def recommender(args, work: Path, figures: dict) -> None:
                                      str(args.budget_models), "--top", "5", "-o", str(top),
                                      "--json")
     ranking = json.loads(out)
-    figures["recommended"] = [{k: r[k] for k in ("rank", "layout", "gflops", "score", "spec")}
+    figures["recommended"] = [{k: r[k] for k in ("rank", "layout", "gmacs", "score", "spec")}
                               for r in ranking["top"]]
     figures["weights"] = ranking["weights"]
     oracle = measure_layouts(args, plan, ranking, work, figures)
@@ -205,7 +205,7 @@ def report(f: dict) -> None:
               f"identical pairs.csv: {f['pairs_identical_w1_w2']}")
     if "recommend_s" in f:
         print(f"recommend: {f['recommend_s']:.1f} s; top: " + ", ".join(
-            f"#{r['rank']} layout {r['layout']} ({r['gflops'] * 1e3:.3f} MFLOPs, "
+            f"#{r['rank']} layout {r['layout']} ({r['gmacs'] * 1e3:.3f} MMACs, "
             f"score {r['score']:.2f})" for r in f["recommended"]))
         ev = f["evaluation"]
         print(f"measured {len(f['measured_layouts'])} layouts in {f['measure_layouts_s']:.1f} s:"

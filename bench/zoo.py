@@ -40,10 +40,10 @@ def measure(name: str, shape: tuple[int, int, int]) -> dict:
                          partition(traced.graph, traced.source, traced.sink))
         row.update(blocks=len(bb.blocks), verify=ok, policy_ok=not problems,
                    policy_problems=problems, uncounted=bb.uncounted,
-                   layout=bb.layout.kind, gflops=round(bb.flops / 1e9, 3), error=None)
+                   layout=bb.layout.kind, gmacs=round(bb.flops / 1e9, 3), error=None)
     except Exception as err:  # reported in the table, not raised: one model never hides others
         row.update(blocks=None, verify=False, policy_ok=False, uncounted={}, layout=None,
-                   gflops=None, error=f"{type(err).__name__}: {err}"[:200])
+                   gmacs=None, error=f"{type(err).__name__}: {err}"[:200])
     row["cpu_s"] = round(time.process_time() - start, 2)
     return row
 
@@ -65,7 +65,7 @@ def main() -> int:
         models += [] if args.torchvision_only else [(f"timm.{n}", _input(n)) for n in ZOO]
     rows = []
     print(f"{'model':44} {'blocks':>6} {'verify':>6} {'policy':>6} {'layout':>7} "
-          f"{'GFLOPs':>8} {'CPU s':>6}  uncounted / error")
+          f"{'GMACs':>8} {'CPU s':>6}  uncounted / error")
     for name, shape in models:
         row = measure(name, shape)
         rows.append(row)
@@ -73,7 +73,7 @@ def main() -> int:
                                  or "-")
         print(f"{name:44} {row['blocks'] or '-':>6} {row['verify']!s:>6} "
               f"{row['policy_ok']!s:>6} {row['layout'] or '-':>7} "
-              f"{row['gflops'] if row['gflops'] is not None else '-':>8} {row['cpu_s']:>6}  "
+              f"{row['gmacs'] if row['gmacs'] is not None else '-':>8} {row['cpu_s']:>6}  "
               f"{extra}", flush=True)
     failures = [r["model"] for r in rows
                 if r["error"] or not r["verify"] or not r["policy_ok"] or r["uncounted"]]

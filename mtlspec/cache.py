@@ -1,4 +1,5 @@
-"""On-disk cache of detected blocks and their costs (what `mtlspec blocks` reports).
+"""On-disk cache of detected blocks and their costs (what `mtlspec blocks` reports), and of
+whole cost reports of specs (what `mtlspec cost`, `check` and `diff` compute).
 
 Detecting a big backbone's blocks takes seconds (importing torch alone takes about one); the
 answer depends only on the backbone, its arguments, the input shape, the block selection, the
@@ -7,6 +8,10 @@ named by the hash of all of those, so any change of them is a different entry (o
 simply never read again). An entry is trusted only if it parses, names exactly the key asked
 for and its report matches the checksum stored with it; anything else is ignored and
 rewritten. Entries are written atomically. Torch-free: a cache hit imports no torch.
+
+A spec's cost report is keyed by the spec's IR (so comments, spacing and item order do not
+matter), the same versions, and the code of the detector, the compiler and the cost model.
+Specs with user-code backbones are never cached (that code can change under the same name).
 
 Location: `$MTLSPEC_CACHE_DIR`, else `$XDG_CACHE_HOME/mtlspec`, else `~/.cache/mtlspec`.
 """
@@ -25,6 +30,8 @@ from mtlspec.io import write_atomic
 
 SCHEMA = 1
 _CODE = ("backbone", "cli/blocks.py", "cache.py")
+# What a spec's cost depends on, besides the spec and the versions.
+_COST_CODE = ("backbone", "compile", "cost/analytic.py", "cost/budget.py", "cache.py")
 
 
 def cache_dir() -> Path:
@@ -47,11 +54,11 @@ def _version(package: str) -> str | None:
         return None
 
 
-def _code_hash() -> str:
-    """Hash of the detector's source: a changed detector never reads old entries."""
+def _code_hash(parts: tuple[str, ...] = _CODE) -> str:
+    """Hash of the source that computed an entry: changed code never reads old entries."""
     root = Path(__file__).parent
     digest = hashlib.sha256()
-    for part in _CODE:
+    for part in parts:
         path = root / part
         files = sorted(path.glob("*.py")) if path.is_dir() else [path]
         for file in files:
@@ -83,6 +90,29 @@ def blocks_key(backbone: str, args: dict[str, Any], input_shape: tuple[int, ...]
     }
 
 
+def cost_key(spec_json: str, refs: list[str]) -> dict[str, Any] | None:
+    """The cache key of a spec's cost report, or None when it must not be cached.
+
+    Args:
+        spec_json: the spec's IR as JSON (`mtlspec.spec.to_json`).
+        refs: its backbone references (a user-code one, `pkg.module:callable`, is not cached).
+
+    Example:
+        >>> cost_key('{"kind": "model"}', ["torchvision.resnet34"])["kind"]
+        'cost'
+        >>> cost_key('{"kind": "model"}', ["pkg.mod:build"]) is None
+        True
+    """
+    if any(":" in ref for ref in refs):
+        return None
+    return {
+        "schema": SCHEMA, "kind": "cost", "spec": spec_json,
+        "torch": _version("torch"), "torchvision": _version("torchvision"),
+        "timm": _version("timm") if any(r.startswith("timm.") for r in refs) else None,
+        "mtlspec": _version("mtlspec"), "code": _code_hash(_COST_CODE),
+    }
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in sorted(value.items())}
@@ -96,8 +126,8 @@ def _digest(data: Any) -> str:
 
 
 def entry_path(key: dict[str, Any]) -> Path:
-    """Where the entry of `key` lives."""
-    return cache_dir() / "blocks" / f"{_digest(key)[:32]}.json"
+    """Where the entry of `key` lives (`blocks/` or `cost/`)."""
+    return cache_dir() / key.get("kind", "blocks") / f"{_digest(key)[:32]}.json"
 
 
 def load(key: dict[str, Any]) -> dict[str, Any] | None:

@@ -17,7 +17,7 @@ from mtlspec.spec.numbers import parse_count
 
 ROOT = Path(__file__).resolve().parents[1]
 CONAL = ROOT / "specs" / "conal_multidigits.mtl"
-BUDGET = "budget { gflops <= 1; params <= 1M }"
+BUDGET = "budget { gmacs <= 1; params <= 1M }"
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def run(*args: str):
 def test_within_the_specs_own_budget_exits_0():
     result = run("check", CONAL)
     assert result.exit_code == 0, result.output
-    assert "gflops (spec)" in result.output and "params (spec)" in result.output
+    assert "gmacs (spec)" in result.output and "params (spec)" in result.output
     assert "OVER" not in result.output
 
 
@@ -51,11 +51,11 @@ def test_over_the_specs_own_budget_exits_1_with_a_table(tmp_path: Path, truth):
     assert result.exit_code == 1, result.output
     rows = {line.split("│")[2].strip(): line for line in result.stdout.splitlines()
             if "│" in line and "conal_multidigits" in line}
-    assert set(rows) == {"gflops (spec)", "params (spec)", "units (spec)"}
-    assert "OVER" in rows["gflops (spec)"] and "OVER" in rows["units (spec)"]
+    assert set(rows) == {"gmacs (spec)", "params (spec)", "units (spec)"}
+    assert "OVER" in rows["gmacs (spec)"] and "OVER" in rows["units (spec)"]
     assert "ok" in rows["params (spec)"]
-    gflops = truth.flops / 1e9
-    assert f"+{gflops - 0.0005:.4g} (+{(gflops / 0.0005 - 1) * 100:.2f}%)" in rows["gflops (spec)"]
+    gmacs = truth.flops / 1e9
+    assert f"+{gmacs - 0.0005:.4g} (+{(gmacs / 0.0005 - 1) * 100:.2f}%)" in rows["gmacs (spec)"]
     assert "2 budgets exceeded (conal_multidigits)" in result.output
     assert "Traceback" not in result.output
 
@@ -64,8 +64,11 @@ def test_flags_apply_to_every_spec_and_accept_suffixes(tmp_path: Path, truth):
     other = with_budget(tmp_path, "", name="no_budget.mtl")
     over = run("check", CONAL, other, "--max-params", "50K")
     assert over.exit_code == 1 and over.stdout.count("params (--max-params)") == 2
-    within = run("check", CONAL, other, "--max-params", "1.5M", "--max-gflops", "0.01")
+    within = run("check", CONAL, other, "--max-params", "1.5M", "--max-gmacs", "0.01")
     assert within.exit_code == 0, within.output
+    # --max-gflops is a synonym of --max-gmacs (both limit MACs)
+    synonym = run("check", CONAL, other, "--max-gflops", "0.0001")
+    assert synonym.exit_code == 1 and synonym.stdout.count("gmacs (--max-gmacs)") == 2
     assert truth.params > 50_000 and truth.flops < 0.01e9 and truth.params < 1_500_000
 
 
@@ -86,13 +89,13 @@ def test_a_spec_without_budget_or_flags_passes_and_says_so(tmp_path: Path):
 
 
 def test_json_report(tmp_path: Path, truth):
-    result = run("check", CONAL, "--max-gflops", "0.0001", "--json")
+    result = run("check", CONAL, "--max-gmacs", "0.0001", "--json")
     assert result.exit_code == 1
     report = json.loads(result.stdout)
     assert report["ok"] is False and report["errors"] == [] and report["no_budget"] == []
     checks = {(c["what"], c["source"]): c for c in report["checks"]}
-    assert set(checks) == {("gflops", "spec"), ("params", "spec"), ("gflops", "--max-gflops")}
-    flag = checks[("gflops", "--max-gflops")]
+    assert set(checks) == {("gmacs", "spec"), ("params", "spec"), ("gmacs", "--max-gmacs")}
+    flag = checks[("gmacs", "--max-gmacs")]
     assert flag["over"] and flag["actual"] == pytest.approx(truth.flops / 1e9)
     assert flag["relative"] == pytest.approx(truth.flops / 1e5 - 1)
     assert checks[("params", "spec")] | {"over": False} == checks[("params", "spec")]
@@ -131,21 +134,23 @@ def test_cost_json_adds_up(truth):
     result = run("cost", CONAL, "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["total"]["flops"] == truth.flops == (
-        sum(n["flops"] for n in data["nodes"]) + sum(h["flops"] for h in data["heads"].values()))
+    assert data["total"]["macs"] == truth.flops == (
+        sum(n["macs"] for n in data["nodes"]) + sum(h["macs"] for h in data["heads"].values()))
+    assert data["total"]["gmacs"] == truth.flops / 1e9
     assert data["total"]["params"] == truth.params
     assert [n["name"] for n in data["nodes"]][:3] == ["block 1", "block 2", "block 2"]
     assert list(data["tasks"]) == ["left", "right", "parity"]
-    independent = sum(t["independent_flops"] for t in data["tasks"].values())
-    assert data["vs_independent"]["flops"] == pytest.approx(truth.flops / independent - 1)
+    independent = sum(t["independent_macs"] for t in data["tasks"].values())
+    assert data["vs_independent"]["macs"] == pytest.approx(truth.flops / independent - 1)
     # a task's path: the nodes that serve it and its head
-    left = sum(n["flops"] for n in data["nodes"] if "left" in n["tasks"])
-    assert data["tasks"]["left"]["path_flops"] == left + data["heads"]["left"]["flops"]
+    left = sum(n["macs"] for n in data["nodes"] if "left" in n["tasks"])
+    assert data["tasks"]["left"]["path_macs"] == left + data["heads"]["left"]["macs"]
+    assert "flops" not in json.dumps(data)  # one unit, named by every key
 
 
 def test_cost_text_shows_nodes_tasks_and_the_saving(truth):
     result = run("cost", CONAL)
     assert result.exit_code == 0, result.output
-    saving = f"FLOPs {(truth.flops_vs_independent * 100):+.2f}%".replace("-", "−")
+    saving = f"MACs {(truth.flops_vs_independent * 100):+.2f}%".replace("-", "−")
     assert saving in result.output and "independent single-task networks" in result.output
-    assert "block 5" in result.output and "KFLOPs" in result.output
+    assert "block 5" in result.output and "KMACs" in result.output and "FLOP" not in result.output

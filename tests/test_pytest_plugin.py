@@ -32,7 +32,7 @@ model {name} {{
 @pytest.fixture
 def specs(pytester: pytest.Pytester) -> list[str]:
     pytester.makefile(".mtl", small=SPEC.format(name="small", budget="params <= 1M"),
-                      over=SPEC.format(name="big", budget="gflops <= 0.000001; params <= 1M"))
+                      over=SPEC.format(name="big", budget="gmacs <= 0.000001; params <= 1M"))
     # Installed, the plugin loads from its `pytest11` entry point (named mtlspec); load it by
     # module instead, so the test does not depend on `pip install -e .` having been re-run.
     return ["-p", "no:cacheprovider", "-p", "no:mtlspec", "-p", "mtlspec.pytest_plugin"]
@@ -43,7 +43,7 @@ def test_specs_are_budget_tests_with_mtlspec(pytester: pytest.Pytester, specs: l
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines([
         "*over.mtl: 1 budget exceeded*",
-        "*big*gflops (spec)*1e-06*OVER*",
+        "*big*gmacs (spec)*1e-06*OVER*",
         "FAILED over.mtl::budget*",
     ])
     out = result.stdout.str()

@@ -1,4 +1,4 @@
-"""`mtlspec blocks`: a backbone's branching points, with per-block FLOPs and parameters.
+"""`mtlspec blocks`: a backbone's branching points, with per-block MACs and parameters.
 
 torch is imported inside the command so that other commands start fast.
 """
@@ -66,7 +66,7 @@ def _parse_args(ctx: click.Context, param: click.Parameter, values: tuple[str, .
               callback=_parse_shape, help="Input shape CxHxW (batch 1).")
 @click.option("--blocks", "selection", default="auto", show_default=True,
               callback=_parse_selection,
-              help="auto (every detected block), K (K FLOPs-balanced blocks), or comma-separated "
+              help="auto (every detected block), K (K MACs-balanced blocks), or comma-separated "
               "module names to cut after.")
 @click.option("--arg", "args", multiple=True, callback=_parse_args, metavar="NAME=VALUE",
               help="Backbone builder argument, repeatable (e.g. --arg width_mult=0.5).")
@@ -82,7 +82,8 @@ def _parse_args(ctx: click.Context, param: click.Parameter, values: tuple[str, .
 def blocks(backbone: str, input_shape: tuple[int, ...], selection: Any, args: dict,
            weights: str | None, allow_import: bool, verify: bool, as_json: bool,
            no_cache: bool) -> None:
-    """Detect BACKBONE's branching points and show its blocks with their cost.
+    """Detect BACKBONE's branching points and show its blocks with their cost (GMACs:
+    10^9 multiply-adds, fvcore convention: one multiply-add counts once).
 
     BACKBONE is `torchvision.NAME` (e.g. torchvision.resnet34), `timm.NAME` (with the timm
     extra), `convnet`, or, with --allow-import, `pkg.module:callable`. Blocks take one tensor
@@ -132,7 +133,7 @@ def _report(bb: Any, check: Any) -> dict[str, Any]:
         running += b.flops
         rows.append({
             "index": b.index, "first": b.first, "last": b.last, "cut": b.cut,
-            "output_shape": list(b.output_shape), "params": b.params, "flops": b.flops,
+            "output_shape": list(b.output_shape), "params": b.params, "macs": b.flops,
             "cumulative_percent": round(100 * running / total, 2),
         })
     verify = None if check is None else {
@@ -143,7 +144,7 @@ def _report(bb: Any, check: Any) -> dict[str, Any]:
     return {
         "backbone": bb.name, "input_shape": list(bb.input_shape), "blocks": rows,
         "detected_blocks": bb.detected, "cut_points": bb.cut_points,
-        "total": {"params": bb.params, "flops": bb.flops},
+        "total": {"params": bb.params, "macs": bb.flops},
         "uncounted_ops": bb.uncounted, "verify": verify,
         "output_layout": None if bb.layout is None else {
             "kind": bb.layout.kind, "channels": bb.layout.channels,
@@ -163,23 +164,23 @@ def _print(report: dict[str, Any]) -> None:
     table = Table(title=f"{report['backbone']} at {shape}: {len(report['blocks'])} blocks "
                   f"({report['detected_blocks']} detected, {len(report['cut_points'])} cut points)")
     for name, justify in (("#", "right"), ("modules (first .. last)", "left"),
-                          ("output", "left"), ("params", "right"), ("GFLOPs", "right"),
+                          ("output", "left"), ("params", "right"), ("GMACs", "right"),
                           ("cum %", "right")):
         table.add_column(name, justify=justify)
     for row in report["blocks"]:
         table.add_row(str(row["index"]), f"{row['first']} .. {row['last']}",
                       "x".join(map(str, row["output_shape"][1:])), f"{row['params']:,}",
-                      f"{row['flops'] / 1e9:.3f}", f"{row['cumulative_percent']:.1f}")
+                      f"{row['macs'] / 1e9:.3f}", f"{row['cumulative_percent']:.1f}")
     total = report["total"]
     table.add_section()
-    table.add_row("", "total", "", f"{total['params']:,}", f"{total['flops'] / 1e9:.3f}", "")
+    table.add_row("", "total", "", f"{total['params']:,}", f"{total['macs'] / 1e9:.3f}", "")
     console = Console()
     if not console.is_terminal:  # logs and CI: do not squeeze columns into 80 characters
         console = Console(width=160)
     console.print(table)
     if report["uncounted_ops"]:
         ops = ", ".join(f"{op} x{n}" for op, n in report["uncounted_ops"].items())
-        click.echo(f"warning: no FLOP formula for these ops (not in the FLOPs): {ops}", err=True)
+        click.echo(f"warning: no formula for these ops (not in the MACs): {ops}", err=True)
     layout = report.get("output_layout") or {}
     if layout.get("kind") not in (None, "nchw"):
         click.echo(f"output: {layout['description']}")

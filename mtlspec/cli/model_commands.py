@@ -1,4 +1,5 @@
-"""`mtlspec cost`, `mtlspec check`, `mtlspec build`: compile a spec, then cost, budget, export.
+"""`mtlspec cost`, `mtlspec build`: compile a spec, then cost or export it (`mtlspec check`:
+`mtlspec.cli.check`).
 
 torch, onnx and onnxruntime are imported inside the commands so `mtlspec validate` stays fast.
 """
@@ -6,15 +7,14 @@ torch, onnx and onnxruntime are imported inside the commands so `mtlspec validat
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from mtlspec.cli.options import allow_import_option, count_option, json_option
-from mtlspec.cost.budget import Limit, budget_limits, cost_json, percent
-from mtlspec.errors import CheckFailed, MtlspecError
+from mtlspec.cli.options import allow_import_option, json_option, no_cache_option
+from mtlspec.cost.budget import percent
+from mtlspec.errors import MtlspecError
 
 
 def _compiled(path: str, allow_import: bool, weights: str | None = None) -> tuple[Any, Any]:
@@ -26,22 +26,16 @@ def _compiled(path: str, allow_import: bool, weights: str | None = None) -> tupl
     return doc, load_model(doc, allow_import=allow_import, weights=weights)
 
 
-def _cost(model: Any) -> Any:
-    from mtlspec.cost import cost
-
-    return cost(model)
-
-
 def _unit(total: int) -> tuple[str, float]:
-    """One FLOPs unit per report, picked by the total, so small models read 871.8, not 8.7e-4."""
-    for name, scale in (("GFLOPs", 1e9), ("MFLOPs", 1e6)):
+    """One MACs unit per report, picked by the total, so small models read 871.8, not 8.7e-4."""
+    for name, scale in (("GMACs", 1e9), ("MMACs", 1e6)):
         if total >= scale:
             return name, scale
-    return "KFLOPs", 1e3
+    return "KMACs", 1e3
 
 
-def _g(flops: int, scale: float = 1e9) -> str:
-    return f"{flops / scale:.4g}"
+def _g(macs: int, scale: float = 1e9) -> str:
+    return f"{macs / scale:.4g}"
 
 
 def _print_cost(data: dict[str, Any]) -> None:
@@ -51,115 +45,75 @@ def _print_cost(data: dict[str, Any]) -> None:
     console = Console()
     if not console.is_terminal:  # logs and CI: do not squeeze columns into 80 characters
         console = Console(width=160)
-    total = data["total"]["flops"] or 1
+    total = data["total"]["macs"] or 1
     unit, scale = _unit(total)
     nodes = Table(title=f"{data['spec']} ({data['kind']}): {len(data['nodes'])} nodes")
     for name, justify in (("node", "left"), ("tasks", "left"), (unit, "right"),
-                          ("params", "right"), ("% FLOPs", "right")):
+                          ("params", "right"), ("% MACs", "right")):
         nodes.add_column(name, justify=justify)
     for n in data["nodes"]:
-        nodes.add_row(n["name"], ", ".join(n["tasks"]), _g(n["flops"], scale),
-                      f"{n['params']:,}", f"{100 * n['flops'] / total:.1f}")
+        nodes.add_row(n["name"], ", ".join(n["tasks"]), _g(n["macs"], scale),
+                      f"{n['params']:,}", f"{100 * n['macs'] / total:.1f}")
     console.print(nodes)
     tasks = Table(title="per task: its path (shared nodes counted in full) and its own network")
     for name in ("task", f"path {unit}", f"head {unit}", "head params", f"independent {unit}"):
         tasks.add_column(name, justify="left" if name == "task" else "right")
     for t, row in data["tasks"].items():
         head = data["heads"][t]
-        tasks.add_row(t, _g(row["path_flops"], scale), _g(head["flops"], scale),
-                      f"{head['params']:,}", _g(row["independent_flops"], scale))
+        tasks.add_row(t, _g(row["path_macs"], scale), _g(head["macs"], scale),
+                      f"{head['params']:,}", _g(row["independent_macs"], scale))
     console.print(tasks)
     ind, rel = data["independent"], data["vs_independent"]
-    meaning = "Σ network widths" if data["kind"] == "grouping" else "single-task networks of FLOPs"
+    meaning = "Σ network widths" if data["kind"] == "grouping" else "single-task networks of MACs"
     click.echo(f"total: {_g(total, scale)} {unit}, {data['total']['params']:,} params, "
                f"{data['total']['units']:.3g} units ({meaning})")
     click.echo(f"vs {len(data['tasks'])} independent single-task networks "
-               f"({_g(ind['flops'], scale)} {unit}, {ind['params']:,} params): "
-               f"FLOPs {percent(rel['flops'])}, params {percent(rel['params'])}")
+               f"({_g(ind['macs'], scale)} {unit}, {ind['params']:,} params): "
+               f"MACs {percent(rel['macs'])}, params {percent(rel['params'])}")
     if data["unused_params"]:
         unused = ", ".join(f"{name} ({n:,})" for name, n in data["unused_params"].items())
         click.echo(f"not run at inference, so not in params: {unused}")
     if data["uncounted_ops"]:
         ops = ", ".join(f"{op} x{n}" for op, n in data["uncounted_ops"].items())
-        click.echo(f"warning: fvcore does not count these ops (not in the FLOPs): {ops}", err=True)
+        click.echo(f"warning: these ops are not counted (not in the MACs): {ops}", err=True)
 
 
 @click.command("cost")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--save", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also write the report as JSON to FILE (atomically), with the spec text "
+              "and its hash: a baseline for `mtlspec diff` and `mtlspec check --against`.")
+@no_cache_option
 @allow_import_option
 @json_option()
-def cost_command(file: str, allow_import: bool, as_json: bool) -> None:
-    """FLOPs and parameters of spec FILE: per node, per task path, heads, total, and relative
-    to one independent single-task network per task (fvcore's convention: 1 multiply-add = 1
-    flop).
+def cost_command(file: str, save: str | None, no_cache: bool, allow_import: bool,
+                 as_json: bool) -> None:
+    """Compute (GMACs) and parameters of spec FILE: per node, per task path, heads, total,
+    and relative to one independent single-task network per task. MACs follow fvcore's
+    convention: one multiply-add counts once (papers that count 2 FLOPs per multiply-add
+    report twice these figures).
 
     \b
     mtlspec cost specs/nyuv2_resnet34.mtl
     mtlspec cost specs/nyuv2_dag.mtl --json
+    mtlspec cost specs/nyuv2_resnet34.mtl --save baseline.json
     """
-    doc, model = _compiled(file, allow_import)
-    data = cost_json(doc.filename, _cost(model))
+    from mtlspec.cost.cached import spec_cost
+    from mtlspec.spec import load, validate
+
+    doc = load(file)
+    validate(doc)
+    data = spec_cost(doc, allow_import=allow_import, use_cache=not no_cache).data
+    if save is not None:
+        from mtlspec.io import write_atomic
+
+        write_atomic(save, json.dumps(data, indent=2) + "\n")
     if as_json:
         click.echo(json.dumps(data, indent=2))
     else:
         _print_cost(data)
-
-
-@click.command("check")
-@click.argument("files", nargs=-1, required=True,
-                type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--max-gflops", type=click.FloatRange(min=0), help="Limit on GFLOPs, every spec.")
-@click.option("--max-params", callback=count_option, metavar="N",
-              help="Limit on parameters, every spec (K/M/G suffixes: 60M).")
-@allow_import_option
-@json_option()
-def check_command(files: tuple[str, ...], max_gflops: float | None, max_params: int | None,
-                  allow_import: bool, as_json: bool) -> None:
-    """Check spec FILES against their budgets (`budget { gflops <= X; params <= N; units <= U
-    }`) and the flags; exit 1 if any spec is over, 2 if a spec cannot be read or built.
-
-    \b
-    mtlspec check specs/*.mtl
-    mtlspec check specs/nyuv2_resnet34.mtl --max-gflops 20 --max-params 60M
-    """
-    limits: list[Limit] = []
-    unchecked: list[str] = []
-    errors: list[dict[str, str]] = []
-    for path in files:
-        try:
-            doc, model = _compiled(path, allow_import)
-            found = budget_limits(doc.filename, doc.spec, _cost(model), max_gflops=max_gflops,
-                                  max_params=max_params)
-        except MtlspecError as err:
-            click.echo(err.render(), err=True)
-            errors.append({"file": path, "message": str(err)})
-            continue
-        limits.extend(found)
-        if not found:
-            unchecked.append(doc.filename)
-    over = [lim for lim in limits if lim.over]
-    if as_json:
-        checks = [lim.to_json() for lim in limits]
-        click.echo(json.dumps({"ok": not over and not errors, "checks": checks,
-                               "no_budget": unchecked, "errors": errors}, indent=2))
-    else:
-        _print_checks(limits, unchecked)
-    if errors:
-        sys.exit(2)
-    if over:
-        specs = sorted({lim.spec for lim in over})
-        raise CheckFailed(f"{len(over)} budget{'s' * (len(over) != 1)} exceeded "
-                          f"({', '.join(specs)})")
-
-
-def _print_checks(limits: list[Limit], unchecked: list[str]) -> None:
-    if limits:
-        from mtlspec.cli.rich_table import print_table
-
-        over = sum(lim.over for lim in limits)
-        print_table(f"budgets: {len(limits) - over} ok, {over} over", [lim.row() for lim in limits])
-    for name in unchecked:
-        click.echo(f"{name}: no budget (add `budget {{ ... }}` or pass --max-gflops/--max-params)")
+        if save is not None:
+            click.echo(f"saved the report to {save}")
 
 
 @click.command("build")

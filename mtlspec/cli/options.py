@@ -98,3 +98,72 @@ def count_option(ctx: click.Context, param: click.Parameter, value: str | None) 
         return parse_count(value)
     except ValueError as err:
         raise click.BadParameter(str(err)) from None
+
+
+OUTPUT_FORMATS = ("text", "json", "github", "junit")
+
+no_cache_option: Decorator = click.option(
+    "--no-cache", is_flag=True,
+    help="Compile and cost every spec instead of reading cost reports from the on-disk cache "
+    "($MTLSPEC_CACHE_DIR, else ~/.cache/mtlspec); fresh reports are still written to it.")
+
+
+def output_format_option(json_synonym: bool = True) -> Decorator:
+    """`--output-format text|json|github|junit` (parameter `output_format`) and `--output
+    FILE` (parameter `output`: the report goes there instead of standard output); with
+    `json_synonym`, also `--json` (parameter `as_json`) as a synonym of `--output-format
+    json`. `resolve_output_format` combines them."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        command = click.option(
+            "--output", "output", type=click.Path(dir_okay=False), default=None,
+            metavar="FILE", help="Write the json, github or junit report to FILE (atomically) "
+            "instead of standard output.")(command)
+        command = click.option(
+            "--output-format", "output_format", type=click.Choice(OUTPUT_FORMATS),
+            default="text", show_default=True,
+            help="text for people; json; github: workflow annotations (::error file=..); "
+            "junit: an XML report for CI dashboards.")(command)
+        if json_synonym:
+            command = click.option("--json", "as_json", is_flag=True,
+                                   help="Same as --output-format json.")(command)
+        return command
+
+    return decorate
+
+
+def resolve_output_format(output_format: str, as_json: bool = False,
+                          output: str | None = None) -> str:
+    """The one format `--output-format`, `--json` and `--output` ask for.
+
+    Raises:
+        click.UsageError: `--json` with another format, or `--output` with text.
+
+    Example:
+        >>> resolve_output_format("text", as_json=True)
+        'json'
+    """
+    if as_json and output_format not in ("text", "json"):
+        raise click.UsageError(f"--json and --output-format {output_format} disagree")
+    chosen = "json" if as_json else output_format
+    if output is not None and chosen == "text":
+        raise click.UsageError("--output needs --output-format json, github or junit")
+    return chosen
+
+
+def emit_report(text: str, output: str | None) -> None:
+    """Print a machine report, or write it to `output` atomically."""
+    if output is None:
+        if text:  # nothing found: no line at all (GitHub reads every line as a command)
+            click.echo(text, nl=not text.endswith("\n"))
+        return
+    from pathlib import Path
+
+    from mtlspec.io import write_atomic  # raises MtlspecError (exit 2) when it cannot write
+
+    folder = Path(output).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise MtlspecError(f"cannot create {folder}: {err.strerror or err}") from None
+    write_atomic(output, text if text.endswith("\n") else text + "\n")

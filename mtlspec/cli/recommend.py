@@ -98,12 +98,14 @@ def recommend_group() -> None:
 @click.option("--tasks", "tasks_text", default=None,
               help="Names of TreeMTL's task ids 0,1,.. (default: the spec's task order; for "
               "a shipped table, its own names).")
-@click.option("--max-gflops", type=click.FloatRange(min=0), default=None,
-              help="Total GFLOPs limit (heads included).")
+@click.option("--max-gmacs", "--max-gflops", "max_gmacs", type=click.FloatRange(min=0),
+              default=None, metavar="X",
+              help="Total GMACs limit, heads included (fvcore convention: one multiply-add "
+              "counts once). --max-gflops is a synonym.")
 @click.option("--max-params", callback=count_option, default=None, metavar="N",
               help="Total parameter limit (60M, 1.5K ...).")
 @click.option("--max-models", type=click.FloatRange(min=0), default=None, metavar="K",
-              help="TreeMTL's 'K models': backbone FLOPs ≤ K × one backbone.")
+              help="TreeMTL's 'K models': backbone MACs ≤ K × one backbone.")
 @click.option("--top", type=click.IntRange(1, 1000), default=5, show_default=True)
 @click.option("-o", "--output", "outdir", type=click.Path(file_okay=False), default=None,
               help="Write the top specs, ranking.json and pareto.png here.")
@@ -115,7 +117,7 @@ def recommend_group() -> None:
               help="Enumerate spaces up to this many layouts (default 5,000,000).")
 @allow_import_option
 @json_option("the result")
-def recommend_command(spec_path, pairs_path, single_path, tasks_text, max_gflops, max_params,
+def recommend_command(spec_path, pairs_path, single_path, tasks_text, max_gmacs, max_params,
                       max_models, top, outdir, oracle_path, beam_width, max_enumerate,
                       allow_import, as_json) -> None:
     """Estimate every layout from 2-task results, filter by budget, write the top specs.
@@ -131,8 +133,8 @@ def recommend_command(spec_path, pairs_path, single_path, tasks_text, max_gflops
     from mtlspec.search.treemtl.pairs import load_pairs
     from mtlspec.train.progress import progress_bar
 
-    if (max_gflops is not None) + (max_params is not None) + (max_models is not None) > 1:
-        raise MtlspecError("give at most one of --max-gflops, --max-params, --max-models")
+    if (max_gmacs is not None) + (max_params is not None) + (max_models is not None) > 1:
+        raise MtlspecError("give at most one of --max-gmacs, --max-params, --max-models")
     base = load_base(spec_path, "model", "the recommender needs its backbone and heads from")
     spec_order = [t.name for t in base.tasks]
     if published.is_name(pairs_path):  # its ids are named; --tasks renames them in id order
@@ -146,14 +148,14 @@ def recommend_command(spec_path, pairs_path, single_path, tasks_text, max_gflops
     table = table.reordered(spec_order)
     model = rc.cost_model(base, base_dir=str(Path(spec_path).parent),
                           allow_import=allow_import)
-    budget = Budget(gflops=max_gflops, params=max_params, models=max_models)
+    budget = Budget(gmacs=max_gmacs, params=max_params, models=max_models)
     with progress_bar(not as_json, total=None, description="scoring layouts") as bar:
         rec = rc.recommend(model, table, budget=budget, top=top, beam_width=beam_width,
                            max_enumerate=max_enumerate or rc.MAX_ENUMERATE,
                            progress=lambda done, total: bar.update(done, total))
     if not rec.candidates:
         raise MtlspecError(f"no layout fits the budget ({budget.describe()}); the cheapest "
-                           f"is all-shared: {_all_shared_gflops(model):.4g} GFLOPs, "
+                           f"is all-shared: {_all_shared_gmacs(model):.4g} GMACs, "
                            f"{sum(model.block_params) + sum(model.head_params.values()):,} "
                            "params")
     files = report.candidate_specs(rec, base, model)
@@ -168,7 +170,7 @@ def recommend_command(spec_path, pairs_path, single_path, tasks_text, max_gflops
     _print(rec, model, data, outdir)
 
 
-def _all_shared_gflops(model) -> float:
+def _all_shared_gmacs(model) -> float:
     return (model.backbone_flops + sum(model.head_flops.values())) / 1e9
 
 
@@ -192,7 +194,7 @@ def _print(rec, model, data, outdir) -> None:
     shown = []
     for row in data["top"]:
         item = {"rank": row["rank"], "layout": row["layout"],
-                "GFLOPs": f"{row['gflops']:.3f}", "FLOPs": f"{row['flops_pct']:+.1f}%",
+                "GMACs": f"{row['gmacs']:.3f}", "MACs": f"{row['macs_pct']:+.1f}%",
                 "params": f"{row['params_pct']:+.1f}%"}
         item.update({f"Δ {t}": f"{row[f'delta_{t}']:+.2f}" for t in model.tasks})
         item["score"] = f"{row['score']:+.3f}"
@@ -203,7 +205,8 @@ def _print(rec, model, data, outdir) -> None:
     weights = ", ".join(f"{t} {w:.3f}" for t, w in zip(model.tasks, rec.weights, strict=True))
     lines = [f"{rec.method} search: {rec.searched:,} of {rec.space:,} layouts scored, "
              f"{rec.feasible:,} within budget, {rec.seconds:.2f} s; weights: {weights}",
-             "FLOPs/params: change vs one independent network per task"]
+             "MACs/params: change vs one independent network per task (MACs: fvcore "
+             "convention, one multiply-add counts once)"]
     if "evaluation" in data:
         ev = data["evaluation"]
         lines.append(f"ranking vs measured ({ev['layouts']} layouts): Pearson "

@@ -1,4 +1,4 @@
-"""What a compiled model costs (`analytic`: FLOPs and parameters per node, per task, total)
+"""What a compiled model costs (`analytic`: MACs and parameters per node, per task, total)
 and whether it fits a budget (`budget`: one `Budget` check for `mtlspec check`, the pytest
 plugin and the recommender, and the JSON of reports and checks).
 
@@ -8,7 +8,7 @@ first use, so the torch-free recommender can import `Budget` from here.
     >>> from mtlspec import load_model
     >>> from mtlspec.cost import Budget, budget_limits, cost
     >>> model = load_model("specs/nyuv2_dag.mtl")
-    >>> [lim.over for lim in budget_limits("dag.mtl", model.spec, cost(model), max_gflops=1)]
+    >>> [lim.over for lim in budget_limits("dag.mtl", model.spec, cost(model), max_gmacs=1)]
     [False, False]
 """
 

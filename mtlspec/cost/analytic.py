@@ -1,12 +1,15 @@
-"""FLOPs and parameters of a compiled model: per node, per task path, heads, total.
+"""Compute (MACs) and parameters of a compiled model: per node, per task path, heads, total.
 
-The counting convention is `mtlspec.backbone.flops`'s (fvcore's for products: one
-multiply-add is one flop; norms, activations, pooling, attention and elementwise ops counted
-too). The analytic figures add up the counts of the unique modules that run (tree nodes, DAG
-stem and edge applications, grouping networks) plus each head that runs; `fvcore_total` (name
-kept from when fvcore counted) counts the whole compiled model in one pass, and the two must
-agree (tests hold them to it). Ops without a formula are listed in `uncounted`, not hidden.
-`cost(model)` picks the report for the model's kind.
+Compute is in MACs: `mtlspec.backbone.flops`'s convention, fvcore's for products (one
+multiply-add counts once; papers that count 2 FLOPs per multiply-add report twice these
+figures), with norms, activations, pooling, attention and elementwise ops counted too. The
+attributes keep the name `flops` (the Python API predates the unit's name); every user-facing
+output (tables, JSON keys, budgets) says MACs. The analytic figures add up the counts of the
+unique modules that run (tree nodes, DAG stem and edge applications, grouping networks) plus
+each head that runs; `fvcore_total` (name kept from when fvcore counted) counts the whole
+compiled model in one pass, and the two must agree (tests hold them to it). Ops without a
+formula are listed in `uncounted`, not hidden. `cost(model)` picks the report for the model's
+kind.
 """
 
 from __future__ import annotations

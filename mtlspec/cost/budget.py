@@ -3,12 +3,14 @@ plugin and the recommender; and the JSON form of cost reports and checks.
 
 Four limits, each named for what it counts:
 
-- `gflops`: total FLOPs of the model, heads included, in 10^9 (fvcore: 1 multiply-add = 1);
+- `gmacs`: total compute of the model, heads included, in 10^9 multiply-accumulates (MACs,
+  fvcore's convention: one multiply-add counts once; many papers count it as 2 FLOPs);
+  `gflops` is its older name in spec text and on the command line, same meaning;
 - `params`: parameters of the modules that run;
 - `units`: cost in single-task networks (a spec's `budget { units <= U }`, TreeMTL's "N
-  models" as a figure of the whole model): for a tree or a DAG, its FLOPs ÷ the mean FLOPs of
+  models" as a figure of the whole model): for a tree or a DAG, its MACs ÷ the mean MACs of
   one task's own network (backbone and head); for a grouping, Σ network widths;
-- `models`: TreeMTL's "K models" filter (`mtlspec recommend --max-models K`): backbone FLOPs
+- `models`: TreeMTL's "K models" filter (`mtlspec recommend --max-models K`): backbone MACs
   ≤ K × one backbone, heads left out (they are the same for every layout of a base spec).
 
 `units` and `models` differ only in the heads: with heads small next to the backbone they are
@@ -25,7 +27,9 @@ from typing import Any
 from mtlspec.spec import ir
 
 SLACK = 1e-9  # relative: a units budget of exactly 2 must accept 1.9999999999 and 2.0000000001
-KINDS = ("gflops", "params", "units", "models")
+KINDS = ("gmacs", "params", "units", "models")
+# How each kind reads in tables and messages (the unit, not the key).
+NAMES = {"gmacs": "GMACs", "params": "params", "units": "units", "models": "models"}
 
 
 def percent(x: float) -> str:
@@ -50,7 +54,7 @@ class Budget:
         158.0
     """
 
-    gflops: float | None = None
+    gmacs: float | None = None
     params: int | None = None
     units: float | None = None
     models: float | None = None
@@ -60,31 +64,30 @@ class Budget:
         """The limits of a spec's `budget { }` (none when the spec has no budget)."""
         if budget is None:
             return cls()
-        return cls(gflops=budget.gflops, params=budget.params, units=budget.units)
+        return cls(gmacs=budget.gmacs, params=budget.params, units=budget.units)
 
     def items(self) -> list[tuple[str, float]]:
-        """(kind, limit) of every limit set, in the order gflops, params, units, models."""
+        """(kind, limit) of every limit set, in the order gmacs, params, units, models."""
         return [(kind, getattr(self, kind)) for kind in KINDS if getattr(self, kind) is not None]
 
     def describe(self) -> str:
-        """The limits in words (`GFLOPs ≤ 2, models ≤ 1.5`), or `none`."""
-        names = {"gflops": "GFLOPs", "params": "params", "units": "units", "models": "models"}
-        return ", ".join(f"{names[k]} ≤ {v:g}" for k, v in self.items()) or "none"
+        """The limits in words (`GMACs ≤ 2, models ≤ 1.5`), or `none`."""
+        return ", ".join(f"{NAMES[k]} ≤ {v:g}" for k, v in self.items()) or "none"
 
     def flops_limit(self, *, backbone_flops: int, head_flops: Iterable[int]) -> float:
-        """The largest total FLOPs (heads included) of a tree over one base that fits.
+        """The largest total MACs (heads included) of a tree over one base that fits.
 
         Args:
-            backbone_flops: FLOPs of one whole backbone (every block once).
-            head_flops: each task's head FLOPs.
+            backbone_flops: MACs of one whole backbone (every block once).
+            head_flops: each task's head MACs.
 
         Returns:
-            The limit on a layout's total FLOPs; infinity when nothing limits FLOPs.
+            The limit on a layout's total MACs; infinity when nothing limits compute.
         """
         heads = list(head_flops)
         limit = float("inf")
-        if self.gflops is not None:
-            limit = self.gflops * 1e9
+        if self.gmacs is not None:
+            limit = self.gmacs * 1e9
         if self.models is not None:
             limit = min(limit, self.models * backbone_flops + sum(heads))
         if self.units is not None and heads:
@@ -98,7 +101,7 @@ class Budget:
 
 def actual(report: Any) -> dict[str, float]:
     """What a cost report measures for each kind of limit (`mtlspec.cost.CostReport`)."""
-    return {"gflops": report.flops / 1e9, "params": report.params, "units": report.units,
+    return {"gmacs": report.flops / 1e9, "params": report.params, "units": report.units,
             "models": report.models}
 
 
@@ -107,14 +110,14 @@ class Limit:
     """One budget of one spec, and what the spec actually costs.
 
     Example:
-        >>> lim = Limit("x.mtl", "x", "gflops", "spec", 2.0, 2.5)
+        >>> lim = Limit("x.mtl", "x", "gmacs", "spec", 2.0, 2.5)
         >>> lim.over, lim.row()["by how much"]
         (True, '+0.5 (+25.00%)')
     """
 
     file: str
     spec: str
-    what: str  # gflops, params, units, models
+    what: str  # gmacs, params, units, models
     source: str  # "spec" or the flag that set it
     limit: float
     actual: float
@@ -155,8 +158,8 @@ def check_budget(filename: str, name: str, report: Any, budget: Budget,
         >>> from types import SimpleNamespace
         >>> report = SimpleNamespace(flops=3e9, params=10, units=1.2, models=1.1)
         >>> [(lim.what, lim.over) for lim in check_budget("x.mtl", "x", report,
-        ...                                               Budget(gflops=2, units=1.5), "spec")]
-        [('gflops', True), ('units', False)]
+        ...                                               Budget(gmacs=2, units=1.5), "spec")]
+        [('gmacs', True), ('units', False)]
     """
     measured = actual(report)
     return [Limit(filename, name, kind, sources if isinstance(sources, str) else sources[kind],
@@ -164,7 +167,7 @@ def check_budget(filename: str, name: str, report: Any, budget: Budget,
 
 
 def budget_limits(filename: str, spec: ir.AnySpec, report: Any, *,
-                  max_gflops: float | None = None, max_params: int | None = None
+                  max_gmacs: float | None = None, max_params: int | None = None
                   ) -> list[Limit]:
     """Every budget that applies to one spec: its own `budget { }`, then the flags.
 
@@ -172,7 +175,7 @@ def budget_limits(filename: str, spec: ir.AnySpec, report: Any, *,
         filename: the spec file.
         spec: the validated spec (its `budget`, if any).
         report: its cost report.
-        max_gflops, max_params: the flags' limits (None: not given).
+        max_gmacs, max_params: the flags' limits (None: not given).
 
     Returns:
         One `Limit` per budget; empty when the spec has none and no flag is given.
@@ -183,48 +186,53 @@ def budget_limits(filename: str, spec: ir.AnySpec, report: Any, *,
         >>> spec = load("specs/nyuv2_resnet34.mtl").spec
         >>> report = SimpleNamespace(flops=20e9, params=10**7, units=1.4, models=1.3)
         >>> [(lim.what, lim.source) for lim in budget_limits("x.mtl", spec, report,
-        ...                                                  max_gflops=30)]
-        [('units', 'spec'), ('gflops', '--max-gflops')]
+        ...                                                  max_gmacs=30)]
+        [('units', 'spec'), ('gmacs', '--max-gmacs')]
     """
-    flags = Budget(gflops=max_gflops, params=max_params)
+    flags = Budget(gmacs=max_gmacs, params=max_params)
     return (check_budget(filename, spec.name, report, Budget.of(spec.budget), "spec")
             + check_budget(filename, spec.name, report, flags,
-                           {"gflops": "--max-gflops", "params": "--max-params"}))
+                           {"gmacs": "--max-gmacs", "params": "--max-params"}))
 
 
 def cost_json(filename: str, report: Any) -> dict[str, Any]:
     """The JSON form of a cost report (what `mtlspec cost --json` prints).
+
+    Compute is in MACs (fvcore's convention: one multiply-add counts once), under keys that
+    say so: `macs`, `gmacs` (10^9 MACs), `path_macs`, `independent_macs`.
 
     Args:
         filename: the spec file, as shown to the user.
         report: a `mtlspec.cost.CostReport`.
 
     Returns:
-        nodes, heads, per-task path and independent FLOPs, totals, the change against
-        independent single-task networks, unused parameters and uncounted ops.
+        nodes, heads, per-task path and independent MACs and params, totals, the change
+        against independent single-task networks, unused parameters and uncounted ops.
 
     Example:
         >>> from mtlspec import load_model
         >>> from mtlspec.cost import cost
         >>> data = cost_json("dag.mtl", cost(load_model("specs/nyuv2_dag.mtl")))
-        >>> data["kind"], round(data["total"]["units"], 3)
-        ('dag', 2.337)
+        >>> data["kind"], round(data["total"]["gmacs"], 3), round(data["total"]["units"], 3)
+        ('dag', 0.108, 2.337)
     """
     independent = sum(report.independent.values())
     return {
         "file": filename, "spec": report.name, "kind": report.kind,
         "nodes": [{"name": n.name, "block": n.block,
-                   "tasks": list(n.tasks), "flops": n.flops, "params": n.params}
+                   "tasks": list(n.tasks), "macs": n.flops, "params": n.params}
                   for n in report.nodes],
-        "heads": {t: {"flops": f, "params": p} for t, (f, p) in report.heads.items()},
-        "tasks": {t: {"path_flops": report.per_task[t],
-                      "independent_flops": report.independent[t],
+        "heads": {t: {"macs": f, "params": p} for t, (f, p) in report.heads.items()},
+        "tasks": {t: {"path_macs": report.per_task[t],
+                      "path_params": report.heads[t][1] + sum(
+                          n.params for n in report.nodes if t in n.tasks),
+                      "independent_macs": report.independent[t],
                       "independent_params": report.independent_params[t]}
                   for t in report.per_task},
-        "total": {"flops": report.flops, "gflops": report.flops / 1e9, "params": report.params,
+        "total": {"macs": report.flops, "gmacs": report.flops / 1e9, "params": report.params,
                   "units": report.units},
-        "independent": {"flops": independent, "params": sum(report.independent_params.values())},
-        "vs_independent": {"flops": report.flops_vs_independent,
+        "independent": {"macs": independent, "params": sum(report.independent_params.values())},
+        "vs_independent": {"macs": report.flops_vs_independent,
                            "params": report.params_vs_independent},
         "unused_params": dict(report.unused),
         "uncounted_ops": dict(report.uncounted),

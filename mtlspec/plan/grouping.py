@@ -99,7 +99,7 @@ def write_group_plan(base: ir.AnySpec, directory: str | Path, *, half_size: bool
                      base_name: str | None = None) -> Path:
     """Write a grouping plan: one spec file per network and `manifest.json` (kind `grouping`).
 
-    Each entry's cost (GFLOPs, parameters) comes from the compiler's cost report.
+    Each entry's cost (GMACs, parameters) comes from the compiler's cost report.
 
     Args:
         base: as for `group_plan`.
@@ -131,7 +131,7 @@ def write_group_plan(base: ir.AnySpec, directory: str | Path, *, half_size: bool
         report = cost(load_model(net.spec))
         file = f"{net.id}.mtl"
         entries.append(Entry(id=net.id, spec=file, tasks=list(net.tasks), branch_point=None,
-                             width=net.width, gflops=report.flops / 1e9,
+                             width=net.width, gmacs=report.flops / 1e9,
                              params=report.params))
         texts[file] = format_spec(net.spec)
     manifest = Manifest(kind="grouping", base=base_name or base.name,

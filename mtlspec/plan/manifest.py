@@ -5,9 +5,11 @@ A plan folder holds one spec file per entry and `manifest.json` (version 1)::
     {"version": 1, "kind": "pairs" | "grouping", "base": "specs/base.mtl",
      "tasks": ["segment", "normal", "depth"], "blocks": 5,
      "entries": [{"id": "segment", "spec": "segment.mtl", "tasks": ["segment"],
-                  "branch_point": 0, "width": 1.0, "gflops": 11.3, "params": 26000000}, ...]}
+                  "branch_point": 0, "width": 1.0, "gmacs": 11.3, "params": 26000000}, ...]}
 
-Paths in `spec` are relative to the folder. `write_plan` and `load_manifest` are generic (any
+`gmacs` is the spec's compute in 10^9 MACs (fvcore's convention; manifests written before
+the unit was named say `gflops`, read as the same figure). Paths in `spec` are relative to the
+folder. `write_plan` and `load_manifest` are generic (any
 `kind`); `mtlspec.plan.pairs` writes the recommender's plan and `mtlspec.plan.grouping` the
 task grouping's. `load_manifest` returns the one typed `Manifest` everything downstream reads
 (the runner, the result tables).
@@ -20,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from mtlspec.errors import MtlspecError
 from mtlspec.io import write_atomic
@@ -38,7 +40,7 @@ class Entry(BaseModel):
     tasks: list[str] = Field(min_length=1)
     branch_point: int | None = None
     width: float = 1.0
-    gflops: float
+    gmacs: float = Field(validation_alias=AliasChoices("gmacs", "gflops"))
     params: int
 
 
@@ -71,7 +73,7 @@ def write_plan(directory: str | Path, manifest: Manifest, specs: Mapping[str, st
 
     Example:
         >>> import tempfile
-        >>> entry = Entry(id="a", spec="a.mtl", tasks=["a"], gflops=0.1, params=10)
+        >>> entry = Entry(id="a", spec="a.mtl", tasks=["a"], gmacs=0.1, params=10)
         >>> manifest = Manifest(kind="grouping", base="b.mtl", tasks=["a"], entries=[entry])
         >>> with tempfile.TemporaryDirectory() as folder:
         ...     path = write_plan(folder, manifest, {"a.mtl": "grouping a { }\\n"})

@@ -59,7 +59,7 @@ def pairs_plan(base: ir.TreeSpec, model: CostModel, *, base_name: str = "base.mt
                   for row in spec.layout), sub)
         texts[f"{name}.mtl"] = format_spec(spec)
         entries.append(Entry(id=ident, spec=f"{name}.mtl", tasks=list(tasks),
-                             branch_point=branch, gflops=flops / 1e9, params=params))
+                             branch_point=branch, gmacs=flops / 1e9, params=params))
     return Manifest(kind="pairs", base=base_name, tasks=names, blocks=blocks,
                     entries=entries), texts
 
@@ -85,7 +85,7 @@ def pairs_from_results(manifest: Manifest, results: Mapping[str, Mapping[str, fl
         >>> def entry(tasks, branch):
         ...     ident = "+".join(tasks) + (f"@{branch}" if len(tasks) > 1 else "")
         ...     return Entry(id=ident, spec=f"{ident}.mtl", tasks=tasks, branch_point=branch,
-        ...                  gflops=1.0, params=1)
+        ...                  gmacs=1.0, params=1)
         >>> plan = Manifest(kind="pairs", base="b.mtl", tasks=["a", "b"], blocks=1,
         ...                 entries=[entry(["a"], 0), entry(["b"], 0), entry(["a", "b"], 1)])
         >>> results = {"a": {"a": 0.8}, "b": {"b": 0.5}, "a+b@1": {"a": 0.88, "b": 0.45}}

@@ -88,8 +88,8 @@ def candidate_csv(manifest: Manifest, results: Mapping[str, Mapping[str, Any]],
     Example:
         >>> from mtlspec.plan.manifest import Entry
         >>> plan = Manifest(kind="grouping", base="b.mtl", tasks=["a", "b"], entries=[
-        ...     Entry(id="a+b", spec="a+b.mtl", tasks=["a", "b"], gflops=1, params=1),
-        ...     Entry(id="a@0.5", spec="a@0.5.mtl", tasks=["a"], width=0.5, gflops=1,
+        ...     Entry(id="a+b", spec="a+b.mtl", tasks=["a", "b"], gmacs=1, params=1),
+        ...     Entry(id="a@0.5", spec="a@0.5.mtl", tasks=["a"], width=0.5, gmacs=1,
         ...           params=1)])
         >>> runs = {"a+b": {"val": {"a": 0.9, "b": 0.8}, "directions": {"a": "max", "b": "max"}},
         ...         "a@0.5": {"val": {"a": 0.85}, "directions": {"a": "max"}}}
@@ -151,7 +151,7 @@ def assemble_tables(plan_dir: str | Path, manifest: Manifest) -> list[Path]:
         >>> import json, tempfile
         >>> from mtlspec.plan.manifest import Entry
         >>> plan = Manifest(kind="grouping", base="b.mtl", tasks=["a"], entries=[
-        ...     Entry(id="a", spec="a.mtl", tasks=["a"], gflops=1, params=1)])
+        ...     Entry(id="a", spec="a.mtl", tasks=["a"], gmacs=1, params=1)])
         >>> record = {"val": {"a": 0.9}, "test": {"a": 0.8}, "directions": {"a": "max"}}
         >>> with tempfile.TemporaryDirectory() as folder:
         ...     result_path(folder, "a").parent.mkdir()

@@ -15,6 +15,9 @@ from lark import Token, Tree
 from mtlspec.spec import ir
 
 Path_ = tuple[Any, ...]
+# Budget names that mean the same limit: `gflops` was the first name of `gmacs` (both count
+# fvcore's multiply-adds); the formatter writes the canonical name.
+BUDGET_SYNONYMS = {"gflops": "gmacs"}
 
 
 class SpecItems:
@@ -24,18 +27,26 @@ class SpecItems:
         self.mark(("budget",), node, anchor=True)
         limits: dict[str, float | int] = {}
         for limit in node.children:
-            key_tok, value_tok = limit.children
-            key = str(key_tok)
+            key_tok, value_tok, *setup = limit.children
+            key = BUDGET_SYNONYMS.get(str(key_tok), str(key_tok))
             self.mark(("budget", key), limit)
             if key not in ir.Budget.model_fields:
                 self.error(
-                    f"unknown budget `{key}`",
+                    f"unknown budget `{key_tok}`",
                     key_tok,
-                    "budgets are `gflops <= X`, `params <= N` (K/M/G suffixes) and, for "
-                    "model and grouping specs, `units <= U`",
+                    "budgets are `gmacs <= X` (or its synonym `gflops`), `params <= N` (K/M/G "
+                    "suffixes), `latency_ms <= T @ ort-cpu batch N` and, for model and "
+                    "grouping specs, `units <= U`",
                 )
             elif key in limits:
-                self.error(f"budget `{key}` is given twice", key_tok)
+                self.error(f"budget `{key}` is given twice"
+                           + (f" (`{key_tok}` is a synonym of `{key}`)" if key != key_tok
+                              else ""), key_tok)
+            elif key == "latency_ms":
+                limits[key] = self._latency(self.number(value_tok), setup[0] if setup else None)
+            elif setup:
+                self.error(f"`{key_tok}` is counted, not measured: it takes no `@` setup",
+                           setup[0], "only `latency_ms` has a measurement setup")
             else:
                 value = self.number(value_tok)
                 if key == "params" and isinstance(value, float):
@@ -46,6 +57,24 @@ class SpecItems:
                         value = 0
                 limits[key] = value
         return ir.Budget(**limits)
+
+    def _latency(self, ms: float, setup: Tree | None) -> ir.Latency:
+        """`latency_ms <= T [@ RUNTIME [batch N] [threads N]]` (default: ort-cpu, batch 1)."""
+        if setup is None:
+            return ir.Latency(ms=ms)
+        runtime, *options = setup.children
+        found: dict[str, int] = {}
+        for option in options:
+            name_tok, value_tok = option.children
+            name = str(name_tok)
+            if name not in ("batch", "threads"):
+                self.error(f"unknown measurement option `{name}`", name_tok,
+                           "the setup reads `@ ort-cpu batch N threads N` (both optional)")
+            elif name in found:
+                self.error(f"measurement option `{name}` is given twice", name_tok)
+            else:
+                found[name] = self.integer(value_tok, f"`{name}`")
+        return ir.Latency(ms=ms, runtime=str(runtime), **found)
 
     def central(self, node: Tree) -> ir.Central | None:
         self.mark(("central",), node, anchor=True, block=True)

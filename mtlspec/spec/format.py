@@ -23,6 +23,7 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
 _CUT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*\Z")  # layer2.1.conv1 unquoted
 _RESERVED_VALUES = {"true", "false"}
+_RUNTIME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(-[A-Za-z0-9_]+)*\Z")  # the grammar's RUNTIME
 
 Line = tuple[int, Path_, str]  # (indent level, path for comments, text)
 
@@ -58,6 +59,26 @@ def format(spec: ir.AnySpec, comments: Comments | None = None) -> str:
     body = {"model": _tree, "dag": _dag, "grouping": _grouping}[spec.kind](spec)
     lines: list[Line] = [(0, (), f"{spec.kind} {name(spec.name)} {{"), *body, (0, (END,), "}")]
     return _weave(lines, comments or {})
+
+
+def item_lines(spec: ir.AnySpec) -> list[tuple[Path_, str]]:
+    """Each item of a spec as one line of canonical text, by IR path (for `spec.changes`).
+
+    Block openers and closers (`tasks {`, `layout [`, `}`) are left out.
+
+    Example:
+        >>> from mtlspec.spec.parse import parse
+        >>> for path, text in item_lines(parse(
+        ...         "grouping g { input x: float[1,3,8,8]; tasks { a: head linear(out=1) }; "
+        ...         "network A: convnet trains {a} serves {a} }")):
+        ...     print(path, text)
+        ('input',) input x: float[1, 3, 8, 8]
+        ('tasks', 0) a: head linear(out=1)
+        ('networks', 0) network A: convnet(width=1.0) trains {a} serves {a}
+    """
+    body = {"model": _tree, "dag": _dag, "grouping": _grouping}[spec.kind](spec)
+    return [(path, text) for _, path, text in body
+            if path[-1:] != (END,) and not text.endswith(("{", "["))]
 
 
 # ---------------------------------------------------------------------- values
@@ -152,14 +173,25 @@ def _budget(budget: ir.Budget | None) -> list[Line]:
     if budget is None:
         return []
     parts = []
-    if budget.gflops is not None:
-        parts.append(f"gflops <= {compact(budget.gflops)}")
+    if budget.gmacs is not None:  # canonical name; `gflops` in the source becomes `gmacs`
+        parts.append(f"gmacs <= {compact(budget.gmacs)}")
     if budget.params is not None:
         parts.append(f"params <= {count(budget.params)}")
     if budget.units is not None:
         parts.append(f"units <= {compact(budget.units)}")
+    if budget.latency_ms is not None:
+        parts.append(f"latency_ms <= {compact(budget.latency_ms.ms)} "
+                     f"{latency_setup(budget.latency_ms)}")
     inner = " " + "; ".join(parts) + " " if parts else " "
     return [(1, ("budget",), "budget {" + inner + "}")]
+
+
+def latency_setup(latency: ir.Latency) -> str:
+    """How a latency is measured, as spec text: `@ ort-cpu batch 1` (`threads N` when set)."""
+    if not _RUNTIME.match(latency.runtime):
+        raise ValueError(f"{latency.runtime!r} is not a runtime name (`ort-cpu`)")
+    threads = "" if latency.threads is None else f" threads {number(latency.threads)}"
+    return f"@ {latency.runtime} batch {number(latency.batch)}{threads}"
 
 
 def _backbone(bb: ir.Backbone) -> str:

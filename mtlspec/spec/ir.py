@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 from typing import Annotated, Literal, TypeAlias, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter
 from typing_extensions import TypeAliasType
 
 # A keyword-argument value in a spec: number, string, boolean, or a list of values.
@@ -62,7 +62,7 @@ class TensorInput(Node):
 
 
 class AutoBlocks(Node):
-    """`blocks: auto` (every detected block) or `blocks: auto(K)` (K FLOPs-balanced blocks)."""
+    """`blocks: auto` (every detected block) or `blocks: auto(K)` (K MACs-balanced blocks)."""
 
     kind: Literal["auto"] = "auto"
     count: int | None = None
@@ -105,16 +105,34 @@ class Task(Node):
     head: Call
 
 
+class Latency(Node):
+    """A latency limit and how it is measured: `latency_ms <= 12 @ ort-cpu batch 1`.
+
+    The median time of one forward pass of the exported model (`runtime`: onnxruntime on the
+    CPU) on `batch` inputs, with `threads` intra-op threads (None: the runtime's default).
+    Machine-dependent by nature: `mtlspec check` names the machine it measured on.
+    """
+
+    ms: float
+    runtime: str = "ort-cpu"
+    batch: int = 1
+    threads: int | None = None
+
+
 class Budget(Node):
     """Limits `mtlspec check` enforces.
 
+    `gmacs` is compute in 10^9 multiply-accumulates, fvcore's convention (one multiply-add
+    counts once; spec text and IR JSON also accept the older name `gflops`, same meaning).
     `units` counts cost in single-task networks, TreeMTL's "N models" budget: for a tree, its
-    FLOPs ÷ the FLOPs of one task's own backbone-plus-head; for a grouping, Σ network widths.
+    MACs ÷ the MACs of one task's own backbone-plus-head; for a grouping, Σ network widths.
+    `latency_ms` is measured, not counted (see `Latency`).
     """
 
-    gflops: float | None = None
+    gmacs: float | None = Field(default=None, validation_alias=AliasChoices("gmacs", "gflops"))
     params: int | None = None
     units: float | None = None
+    latency_ms: Latency | None = None
 
 
 class TreeSpec(Node):

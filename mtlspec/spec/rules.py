@@ -16,6 +16,8 @@ from mtlspec.spec.builder import MAX_NUMBER_CHARS
 
 Path_ = tuple[Any, ...]
 MAX_DIM = 2**31 - 1
+# Where `latency_ms` budgets can be measured (mtlspec.cost.latency runs them).
+LATENCY_RUNTIMES = ("ort-cpu",)
 
 
 @dataclass(frozen=True)
@@ -183,15 +185,33 @@ def budget_problems(spec: ir.AnySpec) -> Iterator[Problem]:
     budget = spec.budget
     if budget is None:
         return
-    for key in ("gflops", "params", "units"):
+    for key in ("gmacs", "params", "units"):
         val = getattr(budget, key)
         if val is None:
             continue
         if not math.isfinite(val) or val <= 0:
             yield Problem(("budget", key), f"budget `{key}` must be positive, got {val}")
+    if budget.latency_ms is not None:
+        yield from _latency_problems(budget.latency_ms)
     if budget.units is not None and spec.kind == "dag":
         yield Problem(("budget", "units"), "`units` budgets apply to model and grouping specs",
-                      "a DAG has no single-task network to count in; use `gflops` or `params`")
+                      "a DAG has no single-task network to count in; use `gmacs` or `params`")
+
+
+def _latency_problems(latency: ir.Latency) -> Iterator[Problem]:
+    """A positive time, a runtime mtlspec can measure on, a batch and threads ≥ 1."""
+    path = ("budget", "latency_ms")
+    if not math.isfinite(latency.ms) or latency.ms <= 0:
+        yield Problem(path, f"budget `latency_ms` must be positive, got {latency.ms}")
+    if latency.runtime not in LATENCY_RUNTIMES:
+        known = ", ".join(f"`{r}`" for r in LATENCY_RUNTIMES)
+        yield Problem(path, f"unknown runtime `{latency.runtime}` for `latency_ms`",
+                      did_you_mean(latency.runtime, list(LATENCY_RUNTIMES))
+                      or f"latency is measured on {known}")
+    for name in ("batch", "threads"):
+        value = getattr(latency, name)
+        if value is not None and value < 1:
+            yield Problem(path, f"`{name}` of `latency_ms` must be at least 1, got {value}")
 
 
 def backbone_ref_problems(ref: str, path: Path_) -> Iterator[Problem]:

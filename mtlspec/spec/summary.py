@@ -44,12 +44,14 @@ def budget_text(budget: ir.Budget | None) -> str:
     if budget is None:
         return "-"
     parts = []
-    if budget.gflops is not None:
-        parts.append(f"≤{compact(budget.gflops)} GFLOPs")
+    if budget.gmacs is not None:
+        parts.append(f"≤{compact(budget.gmacs)} GMACs")
     if budget.params is not None:
         parts.append(f"≤{count(budget.params)} params")
     if budget.units is not None:
         parts.append(f"≤{compact(budget.units)} units")
+    if budget.latency_ms is not None:
+        parts.append(f"≤{compact(budget.latency_ms.ms)} ms ({budget.latency_ms.runtime})")
     return ", ".join(parts) or "-"
 
 

@@ -40,7 +40,7 @@ _FRIENDLY = {
     "RSQB": "`]`", "LPAR": "`(`", "RPAR": "`)`", "COLON": "`:`", "SEMICOLON": "`;`",
     "COMMA": "`,`", "VBAR": "`|`", "EQUAL": "`=`", "DOT": "`.`", "_ARROW": "`->`",
     "_LE": "`<=`", "CUT_NAME": "a module name", "TASK_SET": "a task set `{..}`",
-    "EDGE": "an edge `i->j`",
+    "EDGE": "an edge `i->j`", "RUNTIME": "a runtime such as `ort-cpu`",
 }
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _LAST_WORD = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)[ \t]*\Z")
@@ -53,8 +53,8 @@ _KWARG_NEXT = re.compile(r"[ \t]*=(?!=)")
 _CHAR_HINTS = {
     '"': ("unterminated string", 'close the string with `"` on the same line'),
     "'": ("unexpected character `'`", 'strings are written in double quotes: "file.pt"'),
-    "<": ("unexpected character `<`", "budgets are written `gflops <= 40`"),
-    ">": ("unexpected character `>`", "edges are written `i->j`; budgets `gflops <= 40`"),
+    "<": ("unexpected character `<`", "budgets are written `gmacs <= 40`"),
+    ">": ("unexpected character `>`", "edges are written `i->j`; budgets `gmacs <= 40`"),
     "-": ("unexpected character `-`", "edges are written `i->j` with no space in `->`"),
     "\ufeff": ("unexpected byte-order mark", "save the spec as UTF-8 without a byte-order mark"),
 }

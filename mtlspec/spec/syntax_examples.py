@@ -42,7 +42,7 @@ def _central(line: str) -> str:
 
 
 def _budget(line: str) -> str:
-    return _M + "  budget {\n    gflops <= 1\n    " + line + "\n  }\n}"
+    return _M + "  budget {\n    gmacs <= 1\n    " + line + "\n  }\n}"
 
 
 def _net(line: str) -> str:
@@ -80,9 +80,9 @@ EXAMPLES: dict[str, tuple[str, list[str]]] = {
         ],
     ),
     "missing `{` after `budget`": (
-        "write `budget { gflops <= 40; params <= 60M }`",
+        "write `budget { gmacs <= 40; params <= 60M }`",
         [
-            _M + "  budget\n    gflops <= 1\n  }\n}", _M + "  budget gflops <= 1 }\n}",
+            _M + "  budget\n    gmacs <= 1\n  }\n}", _M + "  budget gmacs <= 1 }\n}",
             _M + "  budget budget { }\n}",
         ],
     ),
@@ -122,7 +122,7 @@ EXAMPLES: dict[str, tuple[str, list[str]]] = {
     ),
     "missing `}` at the end of the spec": (
         "close the spec's `{` at the end of the file",
-        [_M, _M + "  budget { gflops <= 1 }", _D, _G, _G + "  budget { gflops <= 1 }",
+        [_M, _M + "  budget { gmacs <= 1 }", _D, _G, _G + "  budget { gmacs <= 1 }",
 ],
     ),
     "items must be on separate lines or separated by `;`": (
@@ -134,10 +134,10 @@ EXAMPLES: dict[str, tuple[str, list[str]]] = {
             _D + "  central { states: 3 flow: 2 }\n}",
             _D + "  central { stem: conv(out=3) flow: 2 }\n}",
             _D + "  central { stem: conv flow: 2 }\n}",
-            _M + "  budget { gflops <= 3 params <= 4 }\n}",
+            _M + "  budget { gmacs <= 3 params <= 4 }\n}",
             _HEAD + "  tasks { a: head linear } layout [ {a} ]\n}",
-            _M + "  layout [ {a} ] budget { gflops <= 1 }\n}",
-            _M + "  budget { gflops <= 1 } init backbone \"w.pt\"\n}",
+            _M + "  layout [ {a} ] budget { gmacs <= 1 }\n}",
+            _M + "  budget { gmacs <= 1 } init backbone \"w.pt\"\n}",
             _M + '  init backbone "w.pt" weights "w.pt"\n}',
             "model m {\n  backbone convnet tasks { a: head linear }\n}",
             "model m {\n  backbone convnet(depth=2) tasks { a: head linear }\n}",
@@ -146,7 +146,7 @@ EXAMPLES: dict[str, tuple[str, list[str]]] = {
             "model m {\n  backbone convnet { blocks: auto(3) allow_import: true }\n}",
             "model m {\n  backbone convnet { blocks: [a] allow_import: true }\n}",
             "model m {\n  backbone convnet { allow_import: true blocks: auto }\n}",
-            _M + "  branch after 1: {a} | {b} budget { gflops <= 1 }\n}",
+            _M + "  branch after 1: {a} | {b} budget { gmacs <= 1 }\n}",
             _D + _CENTRAL + "  topology a { in: 1 edges: 1->2 }\n}",
             _D + _CENTRAL + "  topology a { in: 1; edges: 1->2 out: 2 }\n}",
             _D + _CENTRAL + "  topology a { in: 1 } tasks { a: head linear }\n}",
@@ -166,7 +166,7 @@ EXAMPLES: dict[str, tuple[str, list[str]]] = {
         "close the `tasks {` block before the next item",
         [
             _HEAD + "  tasks { a: head linear(classes=2)\n  layout [ {a} ]\n}",
-            _HEAD + "  tasks {\n    a: head linear\n  budget { gflops <= 1 }\n}",
+            _HEAD + "  tasks {\n    a: head linear\n  budget { gmacs <= 1 }\n}",
             _HEAD + "  tasks {\n    a: head linear(out=1)\n    b: head linear(out=1)\n"
             "  layout [ {a, b} ]\n}",
             _HEAD + "  tasks {\n    a: head linear(out=1)\n  layout [ {a} ]\n}",
@@ -355,7 +355,7 @@ EXAMPLES: dict[str, tuple[str, list[str]]] = {
         ],
     ),
     "`blocks:` takes `auto`, `auto(K)` or a list of module names `[layer1, layer2.1]`": (
-        "`auto` uses every detected block; `auto(K)` picks K FLOPs-balanced blocks",
+        "`auto` uses every detected block; `auto(K)` picks K MACs-balanced blocks",
         [
             "model m {\n  backbone convnet { blocks: 5 }\n}",
             "model m {\n  backbone convnet { blocks: auto(x) }\n}",
@@ -395,7 +395,7 @@ EXAMPLES: dict[str, tuple[str, list[str]]] = {
     "missing `]` to close the layout": (
         "close the layout rows with `]`",
         [
-            _M + "  layout [\n    {a}\n  budget { gflops <= 1 }\n}", _M + "  layout [\n    {a}\n}",
+            _M + "  layout [\n    {a}\n  budget { gmacs <= 1 }\n}", _M + "  layout [\n    {a}\n}",
             _M + "  layout [ {a}\n", _M + "  layout [\n    {a}\n    {a}\n  budget {}\n}",
             _M + "  layout [\n    {a} {b}\n  budget {}\n}", _M + "  layout [\n    {a}\n    {a}\n}",
             _M + "  layout [\n  budget {}\n}", _M + "  layout [\n",
@@ -451,22 +451,32 @@ EXAMPLES: dict[str, tuple[str, list[str]]] = {
         ],
     ),
     # ------------------------------------------------------------ budget
-    "budget items read `gflops <= X`, `params <= N` or `units <= U`": (
-        "e.g. `budget { gflops <= 40; params <= 60M }`",
+    "budget items read `gmacs <= X`, `params <= N` or `units <= U`": (
+        "e.g. `budget { gmacs <= 40; params <= 60M }`",
         [
-            _M + "  budget { gflops = 40 }\n}", _M + "  budget { gflops 40 }\n}",
-            _M + "  budget { gflops <= }\n}", _M + "  budget { 40 }\n}",
+            _M + "  budget { gmacs = 40 }\n}", _M + "  budget { gmacs 40 }\n}",
+            _M + "  budget { gmacs <= }\n}", _M + "  budget { 40 }\n}",
             _budget("params 40"), _budget("params <="),
             _budget("<= 40"), _budget("params <= 40 50"), _budget("params <= 4 <= 5"),
             _budget("params <= x"), _budget("params: 40"), _budget("params <= <= 4"),
-            _M + "  budget { gflops <= 1; <= 4 }\n}",
+            _M + "  budget { gmacs <= 1; <= 4 }\n}",
+        ],
+    ),
+    "a latency budget reads `latency_ms <= T @ RUNTIME batch N threads N`": (
+        "e.g. `latency_ms <= 12 @ ort-cpu batch 1` (`batch` and `threads` optional)",
+        [
+            _budget("latency_ms <= 12 @"), _budget("latency_ms <= 12 @ ort-cpu batch"),
+            _budget("latency_ms <= 12 @ ort-cpu batch x"), _budget("latency_ms <= 12 @ 4"),
+            _budget("latency_ms <= 12 @ ort-cpu 4"), _budget("latency_ms <= 12 @ @"),
+            _M + "  budget { latency_ms <= 12 @ }\n}",
+            _M + "  budget { latency_ms <= 12 @ ort-cpu batch }\n}",
         ],
     ),
     "missing `}` after the budget": (
         "close the `budget {` block",
         [
-            _M + "  budget {\n    gflops <= 1\n",
-            _M + "  budget {\n    gflops <= 1\n  init backbone \"a\"\n}",
+            _M + "  budget {\n    gmacs <= 1\n",
+            _M + "  budget {\n    gmacs <= 1\n  init backbone \"a\"\n}",
             _M + "  budget {\n  weights \"a\"\n}",
         ],
     ),
@@ -508,7 +518,7 @@ EXAMPLES: dict[str, tuple[str, list[str]]] = {
     "missing `}` after the topology": (
         "close the `topology NAME {` block before the next item",
         [
-            _D + _CENTRAL + "  topology a { in: 1\n  budget { gflops <= 1 }\n}",
+            _D + _CENTRAL + "  topology a { in: 1\n  budget { gmacs <= 1 }\n}",
             _D + _CENTRAL + "  topology a {\n    in: 1\n    out: 2\n  budget {}\n}",
             _D + _CENTRAL + "  topology a {\n    in: 1\n  topology b { in: 1 }\n}",
             _D + _CENTRAL + "  topology a {\n    edges: 1->2\n  budget {}\n}",

@@ -58,7 +58,7 @@ def test_corrupt_or_tampered_entries_are_ignored_and_rewritten(monkeypatch):
     path.write_text(path.read_text()[:40])  # truncated
     assert _run() == first and calls == [1]
     entry = json.loads(path.read_text())  # rewritten whole
-    entry["report"]["total"]["flops"] += 1  # a changed figure no longer matches its checksum
+    entry["report"]["total"]["macs"] += 1  # a changed figure no longer matches its checksum
     path.write_text(json.dumps(entry))
     assert _run() == first and calls == [1, 1]
     assert _run() == first and calls == [1, 1]  # and the rewritten entry is used again

@@ -32,7 +32,7 @@ def test_json_report():
     blocks = report["blocks"]
     assert [b["index"] for b in blocks] == [0, 1, 2, 3] and report["detected_blocks"] == 4
     assert blocks[-1]["cumulative_percent"] == 100.0
-    assert sum(b["flops"] for b in blocks) == report["total"]["flops"]
+    assert sum(b["macs"] for b in blocks) == report["total"]["macs"]
     assert sum(b["params"] for b in blocks) == report["total"]["params"]
     assert blocks[1]["output_shape"] == [1, 32, 16, 16]
     assert report["verify"]["ok"] is True and report["verify"]["eval_max_rel_diff"] == 0
@@ -109,5 +109,5 @@ def test_resnet34_done_criteria():
                            "--json").stdout)
     assert len(five["blocks"]) == 5
     assert five["total"] == report["total"]
-    share = [b["flops"] / five["total"]["flops"] for b in five["blocks"]]
+    share = [b["macs"] / five["total"]["macs"] for b in five["blocks"]]
     assert max(share) < 0.25  # balanced: the ideal is 0.2 and ResNet blocks are ~6% each

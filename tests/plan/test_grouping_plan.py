@@ -89,10 +89,10 @@ def test_cli_writes_specs_and_manifest(tmp_path):
     for entry in entries:
         spec = validate(load(out / entry["spec"]))
         assert sorted(spec.networks[0].trains) == sorted(entry["tasks"])
-        assert entry["gflops"] > 0 and entry["params"] > 0 and entry["branch_point"] is None
+        assert entry["gmacs"] > 0 and entry["params"] > 0 and entry["branch_point"] is None
     by_id = {e["id"]: e for e in entries}
     # a half-width single costs less than the full one; a 3-task network more than a single
-    assert by_id["left@0.5"]["gflops"] < by_id["left"]["gflops"]
+    assert by_id["left@0.5"]["gmacs"] < by_id["left"]["gmacs"]
     assert by_id["left+right+parity"]["params"] > by_id["left"]["params"]
     # the default subcommand still selects from a table
     bad = CliRunner().invoke(main, ["group", "--table", str(tmp_path / "none.csv"),

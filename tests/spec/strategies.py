@@ -145,13 +145,18 @@ budget_floats = st.one_of(
 )
 
 
+latencies = st.builds(ir.Latency, ms=budget_floats, runtime=st.just("ort-cpu"),
+                      batch=st.integers(1, 512), threads=st.none() | st.integers(1, 64))
+
+
 def _budgets(units: bool) -> st.SearchStrategy[ir.Budget | None]:
     # `units` is a model/grouping budget (single-task networks of compute), not a DAG's
     return st.none() | st.builds(
         ir.Budget,
-        gflops=st.none() | budget_floats,
+        gmacs=st.none() | budget_floats,
         params=st.none() | budget_ints,
         units=(st.none() | budget_floats) if units else st.none(),
+        latency_ms=st.none() | latencies,
     )
 
 

@@ -157,10 +157,39 @@ def test_params_suffixes(written: str, value: int, canonical: str):
     ("40", 40.0, "40"), ("40.0", 40.0, "40"), ("1.5K", 1500.0, "1500"), ("0.5", 0.5, "0.5"),
     ("2G", 2e9, "2000000000"), ("1e-7", 1e-7, "1e-07"), (".5", 0.5, "0.5"),
 ])
-def test_gflops_figures(written: str, value: float, canonical: str):
-    spec = parse(_tree_with(f"  budget {{ gflops <= {written} }}\n"))
-    assert spec.budget.gflops == value
-    assert f"budget {{ gflops <= {canonical} }}" in format(spec)
+def test_gmacs_figures(written: str, value: float, canonical: str):
+    spec = parse(_tree_with(f"  budget {{ gmacs <= {written} }}\n"))
+    assert spec.budget.gmacs == value
+    assert f"budget {{ gmacs <= {canonical} }}" in format(spec)
+
+
+def test_gflops_is_a_synonym_that_the_formatter_writes_as_gmacs():
+    old = parse(_tree_with("  budget { gflops <= 20; params <= 1M }\n"))
+    assert old == parse(_tree_with("  budget { gmacs <= 20; params <= 1M }\n"))
+    assert old.budget.gmacs == 20.0
+    text = format(old)
+    assert "budget { gmacs <= 20; params <= 1M }" in text and "gflops" not in text
+    assert parse(text) == old
+
+
+@pytest.mark.parametrize(("written", "canonical", "latency"), [
+    ("latency_ms <= 12", "latency_ms <= 12 @ ort-cpu batch 1", ir.Latency(ms=12)),
+    ("latency_ms<=12.5@ort-cpu", "latency_ms <= 12.5 @ ort-cpu batch 1", ir.Latency(ms=12.5)),
+    ("latency_ms <= 3 @ ort-cpu threads 2 batch 8", "latency_ms <= 3 @ ort-cpu batch 8 threads 2",
+     ir.Latency(ms=3, batch=8, threads=2)),
+])
+def test_latency_budgets_print_their_whole_setup(written: str, canonical: str,
+                                                 latency: ir.Latency):
+    spec = parse(_tree_with(f"  budget {{ gmacs <= 2; {written} }}\n"))
+    assert spec.budget.latency_ms == latency
+    text = format(spec)
+    assert f"budget {{ gmacs <= 2; {canonical} }}" in text
+    assert parse(text) == spec
+
+
+def test_a_limit_and_its_synonym_are_one_limit_given_twice():
+    with pytest.raises(Exception, match=r"budget `gmacs` is given twice \(`gflops` is a synonym"):
+        parse(_tree_with("  budget { gmacs <= 20; gflops <= 30 }\n"))
 
 
 def test_params_must_be_whole():
@@ -272,7 +301,7 @@ def test_item_order_whitespace_and_separators_do_not_matter():
         "  backbone convnet { blocks: auto(2) }\n"
         "  tasks {\n    b: head linear(out=1)\n    a: head linear(classes=2)\n  }\n"
         "  layout [\n    {b, a}\n    {b} {a}\n  ]\n"
-        "  budget { gflops <= 2; params <= 1M }\n}\n"
+        "  budget { gmacs <= 2; params <= 1M }\n}\n"
     )
     assert reformat(messy) == clean
     assert parse(messy) == parse(clean)

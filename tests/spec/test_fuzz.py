@@ -59,7 +59,7 @@ BRANCHES = """model branches {
   }
   branch after 1: {segment, depth} | {normal}
   branch after 2: {segment} | {depth}
-  budget { gflops <= 2; params <= 5M; units <= 2.5 }
+  budget { gmacs <= 2; params <= 5M; units <= 2.5 }
   weights "weights/all.pt"
 }
 """
@@ -314,7 +314,7 @@ def test_formatted_valid_specs_parse_back():
 PIECES = ["model", "dag", "grouping", "m", "{", "}", "[", "]", "(", ")", ":", ",", ";", "\n",
           "=", "|", "->", "<=", "input", "x", "float", "1", "3", "-2", "1.5", "1e999", "60M",
           "backbone", "convnet", "torchvision.resnet18", "tasks", "a", "b", "head", "linear",
-          "classes", "out", "layout", "{a, b}", "{a}", "branch", "after", "budget", "gflops",
+          "classes", "out", "layout", "{a, b}", "{a}", "branch", "after", "budget", "gmacs",
           "central", "states", "flow", "stem", "edge", "topology", "in", "edges", "1->2",
           "network", "trains", "serves", "width", "blocks", "auto", "allow_import", "true",
           '"w.pt"', '"unterminated', "# note", "init", "weights", " ", "\t", "\x00", "é"]

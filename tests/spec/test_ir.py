@@ -27,7 +27,7 @@ TREE = """model m {
     {a, b}
     {a} {b}
   ]
-  budget { gflops <= 1.5; params <= 2M }
+  budget { gmacs <= 1.5; params <= 2M }
 }
 """
 DAG = """dag d {

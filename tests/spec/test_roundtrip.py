@@ -313,8 +313,8 @@ def test_format_refuses_what_text_cannot_express(spec):
         ref="convnet", blocks=ir.CutAfter(after=()))}), id="empty-cut-list"),
     pytest.param(lambda s: s.model_copy(update={"budget": ir.Budget(params=10**45 + 1)}),
                  id="huge-params"),
-    pytest.param(lambda s: s.model_copy(update={"budget": ir.Budget(gflops=math.inf)}),
-                 id="infinite-gflops"),
+    pytest.param(lambda s: s.model_copy(update={"budget": ir.Budget(gmacs=math.inf)}),
+                 id="infinite-gmacs"),
     pytest.param(lambda s: s.model_copy(update={"init": "a\rb"}), id="carriage-return"),
 ])
 def test_format_refuses_inexpressible_tree(make):

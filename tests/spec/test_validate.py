@@ -21,7 +21,7 @@ TREE = """model m {
     {a, b} {c}
     {a} {b} {c}
   ]
-  budget { gflops <= 2; params <= 1M }
+  budget { gmacs <= 2; params <= 1M }
 }
 """
 
@@ -51,7 +51,7 @@ def test_valid_tree_has_no_problem():
         ("linear(classes=2)", "linear(classes=2.5)", "`classes` of `linear` must be an integer"),
         ("linear(classes=2)", "linear(klasses=2)", "head `linear` has no argument `klasses`"),
         ("rates=[1, 2]", "rates=[1, true]", "`rates` of `aspp` must be a list of integers"),
-        ("gflops <= 2", "gflops <= -2", "budget `gflops` must be positive"),
+        ("gmacs <= 2", "gmacs <= -2", "budget `gmacs` must be positive"),
         ("float[1, 3, 32, 32]", "float[1, 0, 32, 32]", "dimension 1 is 0; it must be positive"),
         ("float[1, 3, 32, 32]", "half[1, 3, 32, 32]", "unknown input type `half`"),
         ("convnet {", "resnet34 {", "unknown backbone `resnet34`"),
@@ -159,7 +159,7 @@ def test_units_budget_is_refused_for_dags():
 
 
 def test_all_errors_are_collected_and_located():
-    text = TREE.replace("{a} {b} {c}", "{a} {x} {y}").replace("gflops <= 2", "gflops <= -1")
+    text = TREE.replace("{a} {b} {c}", "{a} {x} {y}").replace("gmacs <= 2", "gmacs <= -1")
     with pytest.raises(SpecErrors) as info:
         validate(parse_document(text, "t.mtl"))
     errors = info.value.errors
@@ -171,10 +171,10 @@ def test_all_errors_are_collected_and_located():
 
 
 def test_errors_of_an_ir_without_text_name_the_spec():
-    spec = parse(TREE.replace("gflops <= 2", "gflops <= -1"))
+    spec = parse(TREE.replace("gmacs <= 2", "gmacs <= -1"))
     with pytest.raises(SpecError) as info:
         validate(spec)
-    assert info.value.render().startswith("<model m>: error: budget `gflops` must be positive")
+    assert info.value.render().startswith("<model m>: error: budget `gmacs` must be positive")
 
 
 def test_error_list_is_capped_when_rendered():

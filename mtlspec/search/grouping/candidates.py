@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 
 from mtlspec.errors import MtlspecError
 
-COST_UNITS = ("units", "gflops")
+COST_UNITS = ("units", "gmacs")
+# `gflops` was the first name of `gmacs` (both: 10^9 MACs, fvcore's convention).
+COST_UNIT_SYNONYMS = {"gflops": "gmacs"}
 DIRECTIONS = ("min", "max")
 _TASK_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -23,7 +25,7 @@ class Candidate:
 
     Attributes:
         name: identifies the network across tables (validation, test, early-stopped).
-        cost: inference cost (units of a standard network, or GFLOPs).
+        cost: inference cost (units of a standard network, or GMACs).
         width: width as a fraction of a standard network (the spec's `width`).
         loss: value per task the network predicts; its keys are the trained tasks.
     """
@@ -46,7 +48,7 @@ class CandidateTable:
     Attributes:
         tasks: task names in column order.
         candidates: the networks, in table order (ties are broken by this order).
-        cost_unit: `units` (standard networks) or `gflops`.
+        cost_unit: `units` (standard networks) or `gmacs`.
         direction: `min` when the values are losses, `max` when they are metrics.
         source: where the table came from, for messages.
     """
@@ -74,7 +76,7 @@ def make_table(
     Args:
         tasks: the task names (column order).
         candidates: the networks; each predicts a non-empty subset of `tasks`.
-        cost_unit: `units` or `gflops`.
+        cost_unit: `units` or `gmacs` (`gflops`: a synonym of `gmacs`).
         direction: `min` (losses) or `max` (metrics, higher is better).
         source: a file name for messages.
 
@@ -91,8 +93,9 @@ def make_table(
         frozenset({'a'})
     """
     where = f"{source}: "
+    cost_unit = COST_UNIT_SYNONYMS.get(cost_unit, cost_unit)
     if cost_unit not in COST_UNITS:
-        raise MtlspecError(f"{where}unknown cost unit `{cost_unit}` (use units or gflops)")
+        raise MtlspecError(f"{where}unknown cost unit `{cost_unit}` (use units or gmacs)")
     if direction not in DIRECTIONS:
         raise MtlspecError(f"{where}unknown direction `{direction}` (use min or max)")
     check_task_names(tasks, where)

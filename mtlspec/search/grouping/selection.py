@@ -16,7 +16,7 @@ Pareto front of (cost, loss) over the ways to serve exactly that subset:
   as much, with one network fewer, which the tie-break prefers). So the optimum never uses a
   network twice, and the relaxation is exact.
 - front[mask] = Pareto-min over blocks S ∋ lowest task of mask of block[S] ⊕ front[mask − S].
-  Keeping the whole front instead of one best value is what makes real-valued costs (GFLOPs)
+  Keeping the whole front instead of one best value is what makes real-valued costs (GMACs)
   exact, and one front answers every budget up to its limit (`frontier`, the budget sweep).
 
 Work grows with the number of tasks (≈ 3^T/2 subset pairs times front sizes), not with the

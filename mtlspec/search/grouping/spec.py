@@ -40,7 +40,7 @@ def to_spec(
             grouping spec's first network, or a tree spec's backbone). Without one: a
             256×256 image, `torchvision.resnet18`, and `conv(out=1)` heads.
         name: the spec's name; default the base spec's name, else `grouping_<budget>`.
-        budget: written as `budget { units <= B }` (or `gflops <= B` for GFLOPs tables).
+        budget: written as `budget { units <= B }` (or `gmacs <= B` for GMACs tables).
 
     Returns:
         The validated spec.
@@ -69,7 +69,7 @@ def to_spec(
         for i, c in enumerate(choices))
     limits = None
     if budget is not None:
-        key = "units" if table.cost_unit == "units" else "gflops"
+        key = "units" if table.cost_unit == "units" else "gmacs"
         limits = ir.Budget(**{key: float(budget)})
     spec = ir.GroupingSpec(name=name or _default_name(base, budget), input=inp, tasks=tasks,
                            networks=networks, budget=limits)

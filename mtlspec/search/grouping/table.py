@@ -7,13 +7,14 @@ value per task it predicts (a loss, lower is better, unless the table says other
 CSV (`--format csv`, the default for `.csv` files)::
 
     # cost_unit: units          optional metadata lines before the header:
-    # direction: min            cost_unit units|gflops, direction min (losses) | max (metrics)
+    # direction: min            cost_unit units|gmacs, direction min (losses) | max (metrics)
     network,cost,width,segment,depth,normal
     normal@0.5,0.5,0.5,,,0.0896
     segment+depth,1,1,0.0786,0.1833,
 
 - `cost` (required): inference cost, in units of one standard network (`units`, the default)
-  or in GFLOPs from the compiler (`gflops`); must be finite and ≥ 0.
+  or in GMACs from the compiler (`gmacs`; `gflops` is read as a synonym); must be finite
+  and ≥ 0.
 - `network` (optional): a name, used to find the same network in another table (test split,
   early-stopped values). Default: the trained tasks joined by `+`, plus `@WIDTH` when the width
   is not 1 (`normal@0.5`).

@@ -1,9 +1,10 @@
 """TreeMTL's recommender: estimate every layout from 2-task results, filter by budget, rank.
 
-- **Cost** without compiling: a layout runs one copy of block d per task set of row d, so
-  FLOPs = Σ_d (sets in row d) × FLOPs(block d) + every head (params likewise). With
-  depth(t) = max_{s<t} b_st (see `layouts.branch_depth`), row d has one set per task with
-  depth(t) ≤ d, hence FLOPs = Σ_t suffix(depth(t)) with suffix(m) = Σ_{d ≥ m} FLOPs(block d).
+- **Cost** without compiling (compute in MACs, fvcore's convention; the code's `flops` names
+  hold MACs): a layout runs one copy of block d per task set of row d, so MACs = Σ_d (sets in
+  row d) × MACs(block d) + every head (params likewise). With depth(t) = max_{s<t} b_st (see
+  `layouts.branch_depth`), row d has one set per task with depth(t) ≤ d, hence MACs =
+  Σ_t suffix(depth(t)) with suffix(m) = Σ_{d ≥ m} MACs(block d).
 - **Estimate** (TreeMTL): pair (t, s) shares the first b_ts blocks; Δ_t = mean over s ≠ t of the
   2-task table's Δ_t at b_ts. Score S = Σ_t w_t Δ_t.
 - **Weights**, as TreeMTL's code computes them (`compute_weights`): for each task and each pair
@@ -12,12 +13,12 @@
   negative entropy; the code's version is the one its results come from.) Edge cases TreeMTL
   leaves undefined: a sequence of all zeros has entropy 0 (perfectly regular); with B < 3 the
   entropy of order 3 does not exist and the weights are uniform.
-- **Budgets** (`mtlspec.cost.Budget`, the one budget check): `gflops` (total FLOPs with
-  heads), `params` (total parameters), `models` K: backbone FLOPs ≤ K × one backbone, as
+- **Budgets** (`mtlspec.cost.Budget`, the one budget check): `gmacs` (total MACs with
+  heads), `params` (total parameters), `models` K: backbone MACs ≤ K × one backbone, as
   TreeMTL's "K models" tables (heads are the same for every layout and left out; a spec's
   `units` counts them). A cost equal to its limit passes.
 - **Search**: spaces up to `max_enumerate` layouts (default 5,000,000; T=7, B=5 is 2.2M) are
-  scored exhaustively in id order, streaming (exact top-k; ties → lower FLOPs, then lower
+  scored exhaustively in id order, streaming (exact top-k; ties → lower MACs, then lower
   id). Larger spaces use a beam search over TreeMTL's layout cuts (split one set from some
   block down): start from all-shared, expand every beam layout by every cut, drop those over
   budget (a cut never lowers cost, so nothing below them fits), keep the `beam_width` best by

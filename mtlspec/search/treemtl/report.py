@@ -27,17 +27,17 @@ from mtlspec.spec import ir
 def spec_budget(rec: Recommendation, model: CostModel) -> ir.Budget | None:
     """The written specs' `budget { }`: the recommender's limits, so `mtlspec check` agrees.
 
-    GFLOPs limits are rounded up in the 6th significant digit (a spec holds short numbers).
+    GMACs limits are rounded up in the 6th significant digit (a spec holds short numbers).
     """
-    flops, params = layout_limits(rec.budget, model)
-    gflops = None
-    if math.isfinite(flops):
-        scale = 10 ** (5 - math.floor(math.log10(flops / 1e9)))
-        gflops = math.ceil(flops / 1e9 * scale) / scale
+    macs, params = layout_limits(rec.budget, model)
+    gmacs = None
+    if math.isfinite(macs):
+        scale = 10 ** (5 - math.floor(math.log10(macs / 1e9)))
+        gmacs = math.ceil(macs / 1e9 * scale) / scale
     limit = None if not math.isfinite(params) else int(params)
-    if gflops is None and limit is None:
+    if gmacs is None and limit is None:
         return None
-    return ir.Budget(gflops=gflops, params=limit)
+    return ir.Budget(gmacs=gmacs, params=limit)
 
 
 def candidate_specs(rec: Recommendation, base: ir.TreeSpec, model: CostModel
@@ -63,12 +63,12 @@ def _pct(value: float, reference: float) -> float:
 
 
 def rows(rec: Recommendation, model: CostModel) -> list[dict]:
-    """The ranked table: rank, id, FLOPs and params vs independent models (%), Δ, score."""
+    """The ranked table: rank, id, MACs and params vs independent models (%), Δ, score."""
     out = []
     for k, cand in enumerate(rec.candidates, 1):
         row = {"rank": k, "layout": cand.id,
-               "gflops": cand.flops / 1e9,
-               "flops_pct": _pct(cand.flops, model.independent_flops),
+               "gmacs": cand.flops / 1e9,
+               "macs_pct": _pct(cand.flops, model.independent_flops),
                "params": cand.params,
                "params_pct": _pct(cand.params, model.independent_params)}
         row.update({f"delta_{t}": d for t, d in zip(model.tasks, cand.deltas, strict=True)})
@@ -89,13 +89,13 @@ def to_json(rec: Recommendation, model: CostModel, files: dict[str, str]) -> dic
     return {"tasks": list(model.tasks), "blocks": model.blocks, "space": rec.space,
             "method": rec.method, "searched": rec.searched, "feasible": rec.feasible,
             "budget": rec.budget.describe(), "weights": [float(w) for w in rec.weights],
-            "seconds": rec.seconds, "independent_gflops": model.independent_flops / 1e9,
+            "seconds": rec.seconds, "independent_gmacs": model.independent_flops / 1e9,
             "top": table,
-            "pareto": [{"layout": i, "gflops": f / 1e9, "score": s} for f, s, i in rec.front]}
+            "pareto": [{"layout": i, "gmacs": f / 1e9, "score": s} for f, s, i in rec.front]}
 
 
 def plot_pareto(rec: Recommendation, model: CostModel, path: str | Path) -> None:
-    """PNG of the Pareto front (GFLOPs vs score), the recommended layouts marked; atomic."""
+    """PNG of the Pareto front (GMACs vs score), the recommended layouts marked; atomic."""
     import io
 
     import matplotlib
@@ -118,7 +118,7 @@ def plot_pareto(rec: Recommendation, model: CostModel, path: str | Path) -> None
                     xytext=(4, 4), fontsize=7)
     ax.axvline(model.independent_flops / 1e9, color="0.8", linestyle="--",
                label="independent models")
-    ax.set_xlabel("GFLOPs")
+    ax.set_xlabel("GMACs (fvcore: one multiply-add counts once)")
     ax.set_ylabel("estimated score (weighted Δ, %)")
     ax.set_title(f"{len(model.tasks)} tasks, {model.blocks} blocks; budget: "
                  f"{rec.budget.describe()}", fontsize=9)

