@@ -12,7 +12,8 @@ from pathlib import Path
 import click
 
 from mtlspec.cli.base_spec import load_base, warn_mapping
-from mtlspec.cli.options import allow_import_option, data_option, json_option
+from mtlspec.cli.data_source import data_source_options, resolve_data
+from mtlspec.cli.options import allow_import_option, json_option
 from mtlspec.errors import MtlspecError
 from mtlspec.io import save_torch
 
@@ -34,7 +35,7 @@ def _write_spec(spec, output: str | None, as_json: bool) -> str:
 @click.command("conal")
 @click.option("--spec", "spec_path", required=True, type=click.Path(dir_okay=False),
               help="Base tree spec: its backbone blocks and task heads (layout ignored).")
-@data_option("data_name")
+@data_source_options("size=32", name="data_name")
 @click.option("--pro", is_flag=True, help="CoNAL-Pro: progressive, one stage per block → "
               "a general tree with task subgroups.")
 @click.option("--no-conflict-noticing", "no_noticing", is_flag=True,
@@ -61,7 +62,7 @@ def _write_spec(spec, output: str | None, as_json: bool) -> str:
 @click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
               help="Write the found spec here (default: standard output).")
 @json_option()
-def search_conal_command(spec_path, data_name, pro, no_noticing, epochs, warmup, batch_size,
+def search_conal_command(spec_path, data_name, data_options, pro, no_noticing, epochs, warmup, batch_size,
                          train_size, val_size, test_size, retrain, retrain_epochs, weights_out,
                          seed, checkpoint_dir, resume, name, allow_import, output,
                          as_json) -> None:
@@ -75,13 +76,17 @@ def search_conal_command(spec_path, data_name, pro, no_noticing, epochs, warmup,
         raise MtlspecError("--resume needs --checkpoint DIR (the folder of the saved search)")
     if weights_out is not None and retrain == "none":
         raise MtlspecError("--weights-out saves the retrained weights; drop --retrain none")
+    from mtlspec.data import load_data
     from mtlspec.search.conal import SearchConfig, search_conal
-    from mtlspec.train.data import load_data
+    from mtlspec.train.prepare import fit_to_data
     from mtlspec.train.progress import progress_bar
 
     base = load_base(spec_path, "model", "CoNAL needs its backbone and heads from")
-    data = load_data(data_name, tasks=[t.name for t in base.tasks], seed=seed,
-                     train_size=train_size, val_size=val_size, test_size=test_size)
+    choice = resolve_data(data_name, data_options, base, train_size=train_size,
+                          val_size=val_size, test_size=test_size)
+    data = load_data(choice.ref, tasks=[t.name for t in base.tasks], seed=seed,
+                     allow_import=allow_import, **choice.options)
+    fit_to_data(base, None, data)
     config = SearchConfig(epochs=epochs, batch_size=batch_size, warmup_epochs=warmup,
                           conflict_noticing=not no_noticing, seed=seed)
     with progress_bar(not as_json, total=None, description="search") as bar:
@@ -113,10 +118,12 @@ def _retrain(spec, data, weighting, epochs, batch_size, seed, weights_out, allow
     import torch
 
     from mtlspec import load_model
+    from mtlspec.train.prepare import fit_to_data
     from mtlspec.train.settings import RunSettings, fit
 
     settings = RunSettings(epochs=epochs, batch_size=batch_size, seed=seed, weighting=weighting)
     model = load_model(spec, allow_import=allow_import, seed=seed, dtype=torch.float32)
+    fit_to_data(spec, model, data)
     result = fit(model, data, settings, progress=progress)
     if weights_out is not None:
         save_torch(weights_out, model.state_dict())

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from mtlspec.cli.base_spec import load_base
-from mtlspec.cli.options import data_option, json_option
+from mtlspec.cli.data_source import data_source_options, resolve_data
+from mtlspec.cli.options import allow_import_option, json_option
 from mtlspec.errors import MtlspecError
 from mtlspec.io import save_torch
 
@@ -21,7 +22,7 @@ def _positive(name: str, value: float | None, minimum: float = 1) -> None:
 @click.command("dag")
 @click.option("--spec", "spec_path", required=True, type=click.Path(dir_okay=False),
               help="Base DAG spec: input, central network (stem, edge op), tasks and heads.")
-@data_option()
+@data_source_options("size=32")
 @click.option("--states", type=int, default=None, help="Hidden states N (default: the spec's).")
 @click.option("--flow", type=int, default=None, help="Flow constant M (default: the spec's).")
 @click.option("--kappa", type=float, default=None, help="Squeeze-loss budget κ (default N−1).")
@@ -53,11 +54,12 @@ def _positive(name: str, value: float | None, minimum: float = 1) -> None:
 @click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
               help="Write the DAG spec here (default: standard output).")
 @click.option("--progress/--no-progress", default=True, help="Progress bars on a terminal.")
+@allow_import_option
 @json_option()
-def search_dag_command(spec_path, data, states, flow, kappa, lambda_sq, epochs_warmup,
+def search_dag_command(spec_path, data, data_options, states, flow, kappa, lambda_sq, epochs_warmup,
                        epochs_search, epochs_finetune, batch_size, lr, arch_lr, reduction, seed,
                        train_size, test_size, max_steps, checkpoint, resume, weights_out, name,
-                       output, progress, as_json) -> None:
+                       output, progress, allow_import, as_json) -> None:
     """Search per-task topologies over a shared central network, reduce, fine-tune.
 
     Warm-up (θ only), search (θ with read-in/edge/read-out weights and the squeeze loss),
@@ -77,17 +79,20 @@ def search_dag_command(spec_path, data, states, flow, kappa, lambda_sq, epochs_w
                         ("--epochs-finetune", epochs_finetune), ("--lambda-sq", lambda_sq)):
         _positive(flag, value, 0)
     base = load_base(spec_path, "dag", "`mtlspec search dag` needs")
+    choice = resolve_data(data, data_options, base, train_size=train_size, test_size=test_size)
     import torch
 
+    from mtlspec.data import load_data
     from mtlspec.search.dag.stages import SearchConfig, run_dag_search
-    from mtlspec.train.data import load_data
+    from mtlspec.train.prepare import fit_to_data
 
     config = SearchConfig(states=states, flow=flow, kappa=kappa, lambda_sq=lambda_sq,
                           epochs_warmup=epochs_warmup, epochs_search=epochs_search,
                           epochs_finetune=epochs_finetune, batch_size=batch_size, lr=lr,
                           arch_lr=arch_lr, reduction=reduction, seed=seed, max_steps=max_steps)
-    splits = load_data(data, tasks=[t.name for t in base.tasks], seed=seed,
-                       train_size=train_size, test_size=test_size)
+    splits = load_data(choice.ref, tasks=[t.name for t in base.tasks], seed=seed,
+                       allow_import=allow_import, **choice.options)
+    fit_to_data(base, None, splits)
     result = run_dag_search(base, splits, config, checkpoint=Path(checkpoint) if checkpoint
                             else None, resume=resume, progress=progress, name=name)
     _write(result, output, weights_out, torch)
