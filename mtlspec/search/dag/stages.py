@@ -30,9 +30,9 @@ from typing import Any
 import torch
 
 from mtlspec.errors import MtlspecError
-from mtlspec.io import save_torch
 from mtlspec.search.dag.supernet import DagSupernet
 from mtlspec.spec import ir, validate
+from mtlspec.train.checkpoint_file import load_checkpoint_file, save_checkpoint_file
 
 STAGES = ("warmup", "search")
 
@@ -114,21 +114,15 @@ def _optimizers(net: DagSupernet, config: SearchConfig):
 
 
 def _save(path: Path, state: SearchState, opts, fingerprint: dict[str, Any]) -> None:
-    save_torch(path, {"fingerprint": fingerprint, "stage": state.stage, "epoch": state.epoch,
-                "history": state.history, "seconds": state.seconds,
-                "model": state.supernet.state_dict(),
-                "opt_weights": opts[0].state_dict(), "opt_arch": opts[1].state_dict(),
-                "rng": torch.get_rng_state()})
+    save_checkpoint_file(path, "dag", fingerprint, {
+        "stage": state.stage, "epoch": state.epoch, "history": state.history,
+        "seconds": state.seconds, "model": state.supernet.state_dict(),
+        "opt_weights": opts[0].state_dict(), "opt_arch": opts[1].state_dict(),
+        "rng": torch.get_rng_state()})
 
 
 def _load(path: Path, state: SearchState, opts, fingerprint: dict[str, Any]) -> None:
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # unpickling refused or a corrupt file
-        raise MtlspecError(f"cannot read the search checkpoint {path}: {err}") from None
-    if saved.get("fingerprint") != fingerprint:
-        raise MtlspecError(f"{path} belongs to another search (spec or settings differ); "
-                           "drop --resume to start over")
+    saved = load_checkpoint_file(path, "dag", fingerprint)
     state.supernet.load_state_dict(saved["model"])
     opts[0].load_state_dict(saved["opt_weights"])
     opts[1].load_state_dict(saved["opt_arch"])
