@@ -9,7 +9,8 @@ import click
 
 from mtlspec.cli.base_spec import load_base
 from mtlspec.cli.data_source import data_source_options, resolve_data
-from mtlspec.cli.options import allow_import_option, json_option
+from mtlspec.cli.options import allow_import_option, device_option, json_option, parse_key_values
+from mtlspec.cli.train import WEIGHTINGS
 from mtlspec.errors import MtlspecError
 from mtlspec.io import save_torch
 
@@ -40,6 +41,12 @@ def _positive(name: str, value: float | None, minimum: float = 1) -> None:
               help="Adam rate for the read-in, edge and read-out weights.")
 @click.option("--reduction", type=click.Choice(["flow", "random", "threshold"]), default="flow",
               show_default=True, help="Flow-based reduction, or a baseline at equal sparsity.")
+@click.option("--weighting", type=click.Choice(WEIGHTINGS), default=None,
+              help="Combine the task gradients of θ's update (search and fine-tuning) with this "
+              "method, e.g. mgda or pcgrad [default: the plain sum of the losses].")
+@click.option("--weighting-option", "weighting_options", multiple=True, metavar="KEY=VALUE",
+              help="An option of --weighting (repeatable).")
+@device_option("Search and fine-tune on this device: cpu (default), cuda, cuda:1.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--train-size", type=int, default=None, help="Training items (data default).")
 @click.option("--test-size", type=int, default=None, help="Test items (data default).")
@@ -57,7 +64,8 @@ def _positive(name: str, value: float | None, minimum: float = 1) -> None:
 @allow_import_option
 @json_option()
 def search_dag_command(spec_path, data, data_options, states, flow, kappa, lambda_sq, epochs_warmup,
-                       epochs_search, epochs_finetune, batch_size, lr, arch_lr, reduction, seed,
+                       epochs_search, epochs_finetune, batch_size, lr, arch_lr, reduction,
+                       weighting, weighting_options, device, seed,
                        train_size, test_size, max_steps, checkpoint, resume, weights_out, name,
                        output, progress, allow_import, as_json) -> None:
     """Search per-task topologies over a shared central network, reduce, fine-tune.
@@ -69,6 +77,7 @@ def search_dag_command(spec_path, data, data_options, states, flow, kappa, lambd
     \b
     mtlspec search dag --spec specs/multidigits_dag.mtl --data multidigits -o dag.mtl
     mtlspec search dag --spec base.mtl --states 8 --flow 4 --checkpoint ck --resume -o dag.mtl
+    mtlspec search dag --spec specs/multidigits_dag.mtl --weighting mgda --device cuda
     """
     if resume and checkpoint is None:
         raise MtlspecError("--resume continues from --checkpoint DIR; give the folder")
@@ -78,23 +87,31 @@ def search_dag_command(spec_path, data, data_options, states, flow, kappa, lambd
     for flag, value in (("--epochs-warmup", epochs_warmup), ("--epochs-search", epochs_search),
                         ("--epochs-finetune", epochs_finetune), ("--lambda-sq", lambda_sq)):
         _positive(flag, value, 0)
+    options = parse_key_values(weighting_options, "--weighting-option")
+    if options and weighting is None:
+        raise MtlspecError("--weighting-option needs --weighting NAME")
     base = load_base(spec_path, "dag", "`mtlspec search dag` needs")
     choice = resolve_data(data, data_options, base, train_size=train_size, test_size=test_size)
     import torch
 
     from mtlspec.data import load_data
     from mtlspec.search.dag.stages import SearchConfig, run_dag_search
+    from mtlspec.train.device import check_device
     from mtlspec.train.prepare import fit_to_data
+
+    check_device(device)  # before anything is loaded or trained
 
     config = SearchConfig(states=states, flow=flow, kappa=kappa, lambda_sq=lambda_sq,
                           epochs_warmup=epochs_warmup, epochs_search=epochs_search,
                           epochs_finetune=epochs_finetune, batch_size=batch_size, lr=lr,
-                          arch_lr=arch_lr, reduction=reduction, seed=seed, max_steps=max_steps)
+                          arch_lr=arch_lr, reduction=reduction, seed=seed, max_steps=max_steps,
+                          weighting=weighting, weighting_options=tuple(sorted(options.items())))
     splits = load_data(choice.ref, tasks=[t.name for t in base.tasks], seed=seed,
                        allow_import=allow_import, **choice.options)
     fit_to_data(base, None, splits)
     result = run_dag_search(base, splits, config, checkpoint=Path(checkpoint) if checkpoint
-                            else None, resume=resume, progress=progress, name=name)
+                            else None, resume=resume, progress=progress, name=name,
+                            device=device)
     _write(result, output, weights_out, torch)
     _report(result, output, weights_out, as_json)
 

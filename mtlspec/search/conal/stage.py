@@ -31,6 +31,7 @@ import torch
 
 from mtlspec.search.conal.checkpoint import Checkpoint
 from mtlspec.search.conal.supernet import ConalSupernet
+from mtlspec.train.search_weighting import search_weighting
 from mtlspec.train.step import weighted_gradients
 
 Progress = Callable[[str, int, int], None]  # (stage label, steps done, steps in the stage)
@@ -55,26 +56,13 @@ class SearchConfig:
 
 
 def make_search_weighting(config: SearchConfig, tasks: Sequence[str]):
-    """The configured weighting, bound to `tasks` (None: the plain sum of the losses).
+    """The configured weighting bound to `tasks` (None: the plain sum of the losses).
 
     Raises:
-        MtlspecError: an unknown method or option, or one on the representation (rep_grad,
-            MGDA-UB): a supernet has no single shared trunk.
+        MtlspecError: an unknown method or option, or a representation method (rep_grad).
     """
-    if config.weighting is None:
-        return None
-    from mtlspec.errors import MtlspecError
-    from mtlspec.train.weighting import make_weighting
-
-    weighting = make_weighting(config.weighting, seed=config.seed,
-                               **dict(config.weighting_options))
-    if weighting.requires == "representation":
-        raise MtlspecError(f"weighting {config.weighting} works on the gradients of one shared "
-                           "representation, which a search supernet does not have; use a "
-                           "method on the parameters (e.g. mgda, pcgrad, without rep_grad)")
-    weighting.bind(tasks)
-    weighting.default_lr(config.weight_lr)
-    return weighting
+    return search_weighting(config.weighting, dict(config.weighting_options), tasks=tasks,
+                            seed=config.seed, lr=config.weight_lr, where="CoNAL")
 
 
 @dataclass
