@@ -20,7 +20,7 @@ Example:
     >>> try:
     ...     load_checkpoint_file(folder / "c.pt", "dag")
     ... except MtlspecError as err:
-    ...     print(str(err)[-45:])
+    ...     print(str(err)[-44:])
     is a conal checkpoint, not a dag checkpoint
 """
 
