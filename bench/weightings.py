@@ -12,8 +12,8 @@ Claims (issue 16):
   (c) Δm (%) against single-task training of the same network (each task alone: fixed weights
       1 on it, 0 on the others), over every metric of every task (dense tasks: mIoU and pixel
       accuracy, abs and rel error, angles, ...), mean ± std over --seeds seeds; Δm > 0 is
-      better than single-task. "> unif": yes / no when the means differ by more than the seeds' combined
-      standard deviation, ≈ otherwise.
+      better than single-task. "> unif": yes / no when the means differ by more than the
+      seeds' combined standard deviation, ≈ otherwise.
 
 Prints a table and writes JSON (default bench/results/weightings.json).
 Dense scenes: --spec bench/scenes_small.mtl --data scenes --data-option size=16 (images of
