@@ -171,3 +171,42 @@ def test_dense_results_feed_the_tables(tmp_path: Path):
     table = (plan / "candidates.csv").read_text()
     record = json.loads((plan / "results" / "segment+count.json").read_text())
     assert f"{record['val']['segment']}" in table or f"{record['val']['segment']:.6g}" in table
+
+
+def test_a_grouping_table_of_tasks_scored_both_ways_is_relative_to_single_task(tmp_path):
+    """segment (mIoU, max) and depth (abs error, min): the table holds % change vs each
+    task's single-task network, all higher-is-better, and `group` selects on it."""
+    spec = tmp_path / "s.mtl"
+    spec.write_text(SCENES_TWO)
+    plan = tmp_path / "plan"
+    assert _cli("group", "plan", "--spec", spec, "-o", plan).exit_code == 0
+    result = _cli("run", plan, "--data", "scenes", "--data-option", "size=16",
+                  "--data-option", "train_size=8", "--data-option", "val_size=4",
+                  "--data-option", "test_size=4", "--epochs", "1", "--batch-size", "8")
+    assert result.exit_code == 0, result.output
+    text = (plan / "candidates.csv").read_text()
+    assert "# direction: max" in text and "single-task network" in text
+    pair = json.loads((plan / "results" / "segment+depth.json").read_text())
+    alone = json.loads((plan / "results" / "depth.json").read_text())
+    expected = -(pair["val"]["depth"] - alone["val"]["depth"]) / alone["val"]["depth"] * 100
+    row = next(line for line in text.splitlines() if line.startswith("segment+depth,"))
+    assert float(row.split(",")[4]) == pytest.approx(expected)
+    alone_row = next(line for line in text.splitlines() if line.startswith("depth,"))
+    assert alone_row.split(",")[4] == "0.0"  # the reference itself
+    chosen = _cli("group", "--table", plan / "candidates.csv", "--budget", "2", "--json")
+    assert chosen.exit_code == 0, chosen.output
+
+
+SCENES_TWO = """model s {
+  input image: float[1, 3, 16, 16]
+  backbone convnet(depth=2, width=8) { blocks: auto(2) }
+  tasks {
+    segment: head conv(classes=17)
+    depth: head conv(out=1)
+  }
+  layout [
+    {segment, depth}
+    {segment} {depth}
+  ]
+}
+"""
