@@ -88,6 +88,16 @@ def _all_shared(base):
     return validate(base.model_copy(update={"layout": rows, "name": "all_shared"}))
 
 
+def _delta(test: dict, single: dict, tasks: dict, skipped: set) -> float:
+    """Δm % over every metric whose single-task value is not 0 (Δ is undefined there: a tiny
+    run's single-task normal model can have no pixel within 11.25°); skipped ones are noted."""
+    base = {}
+    for task, values in single.items():
+        base[task] = {m: v for m, v in values.items() if v != 0}
+        skipped.update(f"{task}.{m}" for m, v in values.items() if v == 0)
+    return relative_delta(test, base, tasks)
+
+
 def _spearman(a: list[float], b: list[float]) -> float | None:
     def ranks(v):
         order = sorted(range(len(v)), key=lambda i: v[i])
@@ -160,7 +170,8 @@ def run_seed(seed: int, args, tmp: Path) -> tuple[dict, dict]:
     # the plan's single-task entries are the baselines (same settings, same seed)
     rows["single-task"] = _single_row(base, rank.pop("singles"))
     single = rows["single-task"]["test"]
-    rank["measured"] = [relative_delta(r["test"], single, data.tasks) for r in ranked]
+    skipped: set[str] = set()
+    rank["measured"] = [_delta(r["test"], single, data.tasks, skipped) for r in ranked]
     rank["spearman"] = _spearman(rank["predicted"], rank["measured"])
     rows["all-shared"] = _train(_all_shared(base), data, settings)
     rows["all-shared + MGDA-UB"] = _train(_all_shared(base), data, settings, "mgda-ub")
@@ -182,7 +193,8 @@ def run_seed(seed: int, args, tmp: Path) -> tuple[dict, dict]:
     rows["DAG search"] = {"test": dag.finetune.all_metrics, "params": report.params,
                           "macs": report.flops, "seconds": time.perf_counter() - started}
     for row in rows.values():
-        row["delta"] = relative_delta(row["test"], single, data.tasks)
+        row["delta"] = _delta(row["test"], single, data.tasks, skipped)
+    rank["delta_skipped"] = sorted(skipped)
     return rows, rank
 
 
@@ -243,6 +255,9 @@ def print_table(per_seed: dict, ranks: dict, args, total: float) -> None:
         pairs = ", ".join(f"{lay}: {p:+.2f} → {m:+.2f}" for lay, p, m in
                           zip(rank["layouts"], rank["predicted"], rank["measured"], strict=True))
         print(f"- seed {seed}: Spearman {rank['spearman']}; {pairs}")
+        if rank["delta_skipped"]:
+            print(f"  (Δm leaves out metrics whose single-task value is 0: "
+                  f"{', '.join(rank['delta_skipped'])})")
     for seed in per_seed:
         print(f"- seed {seed}: TreeMTL top-1 layout {per_seed[seed]['TreeMTL top-1']['layout']};"
               f" CoNAL branch points {per_seed[seed]['CoNAL']['layout']}")
