@@ -36,7 +36,7 @@ def data_source_options(example: str = "train_size=2000", name: str = "data",
                                metavar="KEY=VALUE",
                                help=f"Data set argument, e.g. {example} (repeatable).")(command)
         return click.option("--data", name, default=default, show_default=default is not None,
-                            help=DATA_HELP)(command)
+                            metavar="REF", help=DATA_HELP)(command)
 
     return decorate
 
