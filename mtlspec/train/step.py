@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from mtlspec.errors import MtlspecError
+from mtlspec.train.amp import Precision
 from mtlspec.train.shared import gram_matrix, shared_parameters, shared_split
 from mtlspec.train.weighting import Weighting, cosine_stats
 
@@ -38,6 +39,8 @@ class Stepper:
         losses: one loss function per task.
         weighting: the (bound) weighting.
         probe: an input batch, used to find the shared parameters.
+        amp: mixed precision of the forward passes (None: float32). Backward passes,
+            Gram matrices and weightings run outside autocast.
 
     Raises:
         MtlspecError: a gradient method without shared parameters, or a representation method
@@ -61,9 +64,11 @@ class Stepper:
     """
 
     def __init__(self, model: nn.Module, tasks: Sequence[str], losses: Sequence[LossFn],
-                 weighting: Weighting, probe: torch.Tensor) -> None:
+                 weighting: Weighting, probe: torch.Tensor, amp: Precision | None = None
+                 ) -> None:
         self.model, self.tasks, self.loss_fns = model, list(tasks), list(losses)
         self.weighting = weighting
+        self.amp = amp if amp is not None else Precision(None, probe.device)
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.shared_mask: list[bool] = []
         self.conflict: dict[str, float] | None = None
@@ -75,9 +80,16 @@ class Stepper:
         elif weighting.requires == "representation":
             self.trunk, self.rest = shared_split(model, method=weighting.name)
 
-    def _losses(self, out: dict[str, torch.Tensor], y: dict[str, torch.Tensor]) -> torch.Tensor:
-        losses = torch.stack([fn(out[t], y[t]) for t, fn in zip(self.tasks, self.loss_fns,
-                                                                  strict=True)])
+    def _forward(self, fn: Callable[[torch.Tensor], dict[str, torch.Tensor]], x: torch.Tensor,
+                 y: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The task losses (float32) of `fn(x)`, run under the run's autocast."""
+        with self.amp.autocast():
+            out = fn(x)
+            losses = torch.stack([fn_t(out[t], y[t]).float() for t, fn_t in
+                                  zip(self.tasks, self.loss_fns, strict=True)])
+        return self._check(losses)
+
+    def _check(self, losses: torch.Tensor) -> torch.Tensor:
         if not torch.isfinite(losses).all():
             bad = [t for t, v in zip(self.tasks, losses.tolist(), strict=True)
                    if not torch.isfinite(torch.tensor(v))]
@@ -99,10 +111,10 @@ class Stepper:
         elif kind == "params":
             losses, w = self._params_step(x, y)
         else:
-            losses = self._losses(self.model(x), y)
+            losses = self._forward(self.model, x, y)
             w = self.weighting.weights(losses.detach(), None)
-            (w * losses).sum().backward()
-        optimizer.step()
+            ((w * losses).sum() * self.amp.scale).backward()
+        self.amp.step(optimizer)
         if self.weighting.observes:
             self._observe(x, y)
         return (dict(zip(self.tasks, losses.detach().tolist(), strict=True)),
@@ -112,19 +124,21 @@ class Stepper:
         """The same batch's losses after the update (FAMO); batch-norm statistics are kept."""
         buffers = [b.clone() for b in self.model.buffers()]
         with torch.no_grad():
-            losses = self._losses(self.model(x), y)
+            losses = self._forward(self.model, x, y)
             for b, saved in zip(self.model.buffers(), buffers, strict=True):
                 b.copy_(saved)
         self.weighting.observe(losses)
 
     def _representation_step(self, x, y) -> tuple[torch.Tensor, torch.Tensor]:
-        z = self.trunk(x)
+        with self.amp.autocast():
+            z = self.trunk(x)
         rep = z.detach().requires_grad_()
-        losses = self._losses(self.rest(rep), y)
+        losses = self._forward(self.rest, rep, y)
+        scale = self.amp.scale  # fp16: gradients of the scaled losses (weights do not change)
         # One pass per task through its own part gives the gradient w.r.t. z (for the
         # weights) and w.r.t. the task-specific parameters at once; trunk parameters are not
         # reachable from the detached z, so they come out None here.
-        per_task = [torch.autograd.grad(loss, [rep, *self.params], allow_unused=True,
+        per_task = [torch.autograd.grad(loss * scale, [rep, *self.params], allow_unused=True,
                                         retain_graph=i < len(losses) - 1)
                     for i, loss in enumerate(losses)]
         grads = torch.stack([g[0].reshape(-1) for g in per_task])
@@ -133,16 +147,17 @@ class Stepper:
         if self.weighting.aggregates:
             w, direction = self.weighting.aggregate(losses.detach(), grads, rep.detach())
             _combine(self.params, [g[1:] for g in per_task], w)
-            z.backward(direction.reshape(z.shape))
+            z.backward(direction.reshape(z.shape).to(z.dtype))
             return losses, w
         w = self.weighting.weights(losses.detach(), gram.numpy())
         _combine(self.params, [g[1:] for g in per_task], w)
-        z.backward(sum(float(w[i]) * g[0] for i, g in enumerate(per_task)))
+        z.backward(sum(float(w[i]) * g[0] for i, g in enumerate(per_task)).to(z.dtype))
         return losses, w
 
     def _params_step(self, x, y) -> tuple[torch.Tensor, torch.Tensor]:
-        losses = self._losses(self.model(x), y)
-        per_task = [torch.autograd.grad(loss, self.params, allow_unused=True,
+        losses = self._forward(self.model, x, y)
+        scale = self.amp.scale
+        per_task = [torch.autograd.grad(loss * scale, self.params, allow_unused=True,
                                         retain_graph=i < len(losses) - 1)
                     for i, loss in enumerate(losses)]
         w, self.conflict = weighted_gradients(self.weighting, losses.detach(), per_task,
