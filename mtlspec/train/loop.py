@@ -298,8 +298,12 @@ def _train_parts(model: nn.Module, parts: dict[str, nn.Module], data: DataSplits
     for name, part in parts.items():
         folder = Path(checkpoint) / name if checkpoint is not None else None
         own = copy.deepcopy(weighting)  # each part starts the weighting afresh
-        results[name] = train(part, data, checkpoint=folder, weighting=own, **settings)
-    # no best epoch of the whole: each part selected its own (in its checkpoint folder)
+        select = settings.get("select")
+        if select and "." in select and select.split(".")[0] not in model_tasks(part, data):
+            select = None  # a part without the selected task selects by its own tasks
+        results[name] = train(part, data, checkpoint=folder, weighting=own,
+                              **{**settings, "select": select})
+    # no best epoch of the whole: each part keeps its own best in its checkpoint
     tasks = model_tasks(model, data)
     infos = {t: data.tasks[t] for t in tasks}
     history = [{"part": name, **row} for name, r in results.items() for row in r.history]
