@@ -5,9 +5,10 @@ so that small gradients do not underflow, and skips a step whose gradients overf
 weights stay float32; gradients, Gram matrices (summed in float64) and the min-norm solve never
 run under autocast (the Stepper only wraps the forward passes).
 
-Under fp16 loss scaling the per-task gradients a gradient method sees are all multiplied by the
-same scale; the min-norm weights (MGDA, UPGrad, ...) do not change under a common scale, and the
-combined gradient is unscaled before the update.
+Under fp16 loss scaling the per-task gradients are computed from the scaled losses; the
+weighting sees them divided by the scale again (a power of two: exact), so its weights are those
+of an unscaled step, and the combined gradient, still scaled, is unscaled by the grad scaler
+before the update (which it skips when the gradients overflowed).
 """
 
 from __future__ import annotations
@@ -34,11 +35,12 @@ class Precision:
         >>> p = Precision("bf16", torch.device("cpu"))
         >>> with p.autocast():
         ...     y = torch.nn.Linear(4, 2)(torch.ones(1, 4))
-        >>> y.dtype, p.scale
-        (torch.bfloat16, 1.0)
+        >>> y.dtype, p.scaled(torch.tensor(2.0)).item()
+        (torch.bfloat16, 2.0)
     """
 
-    def __init__(self, mode: str | None, device: torch.device) -> None:
+    def __init__(self, mode: str | None, device: torch.device, *,
+                 scaler: bool | None = None) -> None:
         if mode is not None and mode not in AMP_MODES:
             raise MtlspecError(f"unknown --amp {mode!r}; use {' or '.join(AMP_MODES)}")
         self.mode, self.device = mode, device
@@ -54,8 +56,9 @@ class Precision:
         except (RuntimeError, AssertionError) as err:
             raise MtlspecError(f"--amp {mode} is not supported on {device.type} by this torch "
                                f"({err}); use --amp bf16 or no --amp") from None
-        if mode == "fp16" and device.type == "cuda":
-            self.scaler = torch.amp.GradScaler("cuda")
+        # scaler: None means where fp16 needs it (a GPU); True forces it (tests on the CPU)
+        if scaler or (scaler is None and mode == "fp16" and device.type == "cuda"):
+            self.scaler = torch.amp.GradScaler(device.type)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """The context the forward pass and the losses run in."""
@@ -63,9 +66,14 @@ class Precision:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=_DTYPES[self.mode])
 
+    def scaled(self, loss: torch.Tensor) -> torch.Tensor:
+        """A loss as it is back-propagated: times the grad scaler's scale (unchanged without
+        one)."""
+        return self.scaler.scale(loss) if self.scaler is not None else loss
+
     @property
-    def scale(self) -> float:
-        """What the losses are multiplied by before backward (1 without a grad scaler)."""
+    def factor(self) -> float:
+        """The scale `scaled` multiplies by now (1.0 without a grad scaler)."""
         return float(self.scaler.get_scale()) if self.scaler is not None else 1.0
 
     def step(self, optimizer: torch.optim.Optimizer) -> None:

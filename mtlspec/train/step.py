@@ -113,7 +113,7 @@ class Stepper:
         else:
             losses = self._forward(self.model, x, y)
             w = self.weighting.weights(losses.detach(), None)
-            ((w * losses).sum() * self.amp.scale).backward()
+            self.amp.scaled((w * losses).sum()).backward()
         self.amp.step(optimizer)
         if self.weighting.observes:
             self._observe(x, y)
@@ -134,20 +134,21 @@ class Stepper:
             z = self.trunk(x)
         rep = z.detach().requires_grad_()
         losses = self._forward(self.rest, rep, y)
-        scale = self.amp.scale  # fp16: gradients of the scaled losses (weights do not change)
         # One pass per task through its own part gives the gradient w.r.t. z (for the
         # weights) and w.r.t. the task-specific parameters at once; trunk parameters are not
         # reachable from the detached z, so they come out None here.
-        per_task = [torch.autograd.grad(loss * scale, [rep, *self.params], allow_unused=True,
-                                        retain_graph=i < len(losses) - 1)
+        # fp16: gradients of the scaled losses; the weighting sees them unscaled
+        per_task = [torch.autograd.grad(self.amp.scaled(loss), [rep, *self.params],
+                                        allow_unused=True, retain_graph=i < len(losses) - 1)
                     for i, loss in enumerate(losses)]
-        grads = torch.stack([g[0].reshape(-1) for g in per_task])
+        scale = self.amp.factor
+        grads = torch.stack([g[0].reshape(-1) for g in per_task]) / scale
         gram = gram_matrix(grads)
         self.conflict = cosine_stats(gram)
         if self.weighting.aggregates:
             w, direction = self.weighting.aggregate(losses.detach(), grads, rep.detach())
             _combine(self.params, [g[1:] for g in per_task], w)
-            z.backward(direction.reshape(z.shape).to(z.dtype))
+            z.backward((direction * scale).reshape(z.shape).to(z.dtype))
             return losses, w
         w = self.weighting.weights(losses.detach(), gram.numpy())
         _combine(self.params, [g[1:] for g in per_task], w)
@@ -156,18 +157,19 @@ class Stepper:
 
     def _params_step(self, x, y) -> tuple[torch.Tensor, torch.Tensor]:
         losses = self._forward(self.model, x, y)
-        scale = self.amp.scale
-        per_task = [torch.autograd.grad(loss * scale, self.params, allow_unused=True,
+        # fp16: gradients of the scaled losses; the weighting sees them unscaled
+        per_task = [torch.autograd.grad(self.amp.scaled(loss), self.params, allow_unused=True,
                                         retain_graph=i < len(losses) - 1)
                     for i, loss in enumerate(losses)]
         w, self.conflict = weighted_gradients(self.weighting, losses.detach(), per_task,
-                                              self.params, self.shared_mask)
+                                              self.params, self.shared_mask,
+                                              scale=self.amp.factor)
         return losses, w
 
 
 def weighted_gradients(weighting: Weighting, losses: torch.Tensor, per_task: Sequence[Grads],
-                       params: Sequence[nn.Parameter], shared_mask: Sequence[bool]
-                       ) -> tuple[torch.Tensor, dict[str, float] | None]:
+                       params: Sequence[nn.Parameter], shared_mask: Sequence[bool], *,
+                       scale: float = 1.0) -> tuple[torch.Tensor, dict[str, float] | None]:
     """Set every parameter's `.grad` from per-task gradients under a weighting.
 
     For a training step that computes the per-task gradients itself (a search's supernet step,
@@ -182,6 +184,8 @@ def weighted_gradients(weighting: Weighting, losses: torch.Tensor, per_task: Seq
         per_task: per task, one gradient (or None: not reached) per parameter of `params`.
         params: the parameters, in the order of the gradients.
         shared_mask: which of `params` two or more tasks share.
+        scale: the gradients are those of the losses times `scale` (a grad scaler's): the
+            weighting sees them divided by it, the parameters get them as they are.
 
     Returns:
         The T weights and the gradient-conflict statistics of the shared parts.
@@ -203,12 +207,14 @@ def weighted_gradients(weighting: Weighting, losses: torch.Tensor, per_task: Seq
         torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1)
                    for p, g, shared in zip(params, gs, shared_mask, strict=True) if shared])
         for gs in per_task])
+    if scale != 1.0:
+        flat = flat / scale
     gram = gram_matrix(flat)
     conflict = cosine_stats(gram)
     if weighting.aggregates:
         w, direction = weighting.aggregate(losses, flat)
         _combine(params, per_task, w, skip=shared_mask)
-        _scatter([p for p, s in zip(params, shared_mask, strict=True) if s], direction)
+        _scatter([p for p, s in zip(params, shared_mask, strict=True) if s], direction * scale)
         return w, conflict
     w = weighting.weights(losses, gram.numpy())
     _combine(params, per_task, w)

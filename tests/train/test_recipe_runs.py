@@ -139,3 +139,30 @@ def test_log_dir_without_tensorboard_is_a_clear_error(tmp_path, monkeypatch):
                         lambda name, *a: None if name == "tensorboard" else real(name, *a))
     result = CliRunner().invoke(main, ["train", str(spec), "--log-dir", str(tmp_path / "l")])
     assert result.exit_code == 2 and "mtlspec[tensorboard]" in result.output
+
+
+@pytest.mark.parametrize("weighting", ["uniform", "mgda", "mgda-ub", "upgrad", "graddrop"])
+def test_loss_scaling_gives_the_same_update(weighting):
+    """The grad scaler's path (fp16 on a GPU), run on the CPU: losses × 2^16, gradients
+    unscaled before the step; the update is that of the unscaled step."""
+    from mtlspec.train.losses import loss_for
+    from mtlspec.train.step import Stepper
+    from mtlspec.train.weighting import make_weighting
+
+    data = tiny_data()
+    tasks = ["left", "right", "sum"]
+    x, y = data.train.batch(torch.arange(32))
+    states = []
+    for scaled in (False, True):
+        model = tiny_model()
+        w = make_weighting(weighting)
+        w.bind(tasks)
+        amp = Precision("bf16", torch.device("cpu"), scaler=scaled)
+        stepper = Stepper(model, tasks, [loss_for(data.tasks[t]) for t in tasks], w, x, amp)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        stepper.step(x, y, opt)
+        assert (amp.scaler is not None) == scaled
+        states.append(model.state_dict())
+    plain, scaled = states
+    for k, v in plain.items():
+        assert torch.allclose(v, scaled[k], rtol=1e-5, atol=1e-7), k
