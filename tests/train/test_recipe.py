@@ -193,3 +193,23 @@ def test_cli_writes_last_and_best_weights(tmp_path):
     assert report["best"]["select"] == "sum.mae"
     state = torch.load(best, weights_only=True)
     assert any(k.startswith("heads.sum.") for k in state)
+
+
+def test_two_epochs_equal_one_then_a_resumed_one(tmp_path):
+    """Stopping at an epoch's end and resuming for one more (SGD with momentum, a step
+    schedule, best tracking) gives the weights of two epochs in one go."""
+    optim = OptimSettings(optimizer="sgd", lr=0.05, schedule="step", step_size=1, gamma=0.5)
+    straight = tiny_model()
+    full = train(straight, tiny_data(), epochs=2, batch_size=32, seed=2, optim=optim)
+    train(tiny_model(), tiny_data(), epochs=1, batch_size=32, seed=2, optim=optim,
+          checkpoint=tmp_path)
+    again = tiny_model(seed=5)
+    resumed = train(again, tiny_data(), epochs=2, batch_size=32, seed=2, optim=optim,
+                    checkpoint=tmp_path, resume=True)
+    assert resumed.resumed_from == 4
+    assert all(torch.equal(again.state_dict()[k], v) for k, v in straight.state_dict().items())
+    def timeless(history):
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
+
+    assert timeless(resumed.history) == timeless(full.history)
+    assert resumed.best["epoch"] == full.best["epoch"]
