@@ -164,7 +164,8 @@ def train_command(ctx: click.Context, **params: Any) -> None:
     parallel = min(options["parallel"] or os.cpu_count() or 1, len(seeds))
     threads = max(1, (os.cpu_count() or 1) // parallel)
     jobs = [dict(for_seed(options, s), threads=threads if parallel > 1 else 0) for s in seeds]
-    reports = run_seeds(train_once, jobs, parallel)
+    reports = run_seeds(train_once, jobs, parallel, preload=(
+        "torch", "mtlspec.compile.load", "mtlspec.train.settings", "mtlspec.cli.train_run"))
     summary = {"seeds": seeds, "summary": summarize(reports), "runs": reports}
     click.echo(json.dumps(summary, indent=2)) if as_json else print_seeds(summary)
 

@@ -18,13 +18,13 @@ from typing import Any
 from mtlspec.errors import MtlspecError
 from mtlspec.plan.executors import ExecutorOptions, execute
 
-_PRELOAD = ("torch", "mtlspec.compile.load", "mtlspec.train.settings", "mtlspec.cli.train_run")
-
 
 def run_seeds(fn: Callable[[dict[str, Any]], dict[str, Any]], jobs: Sequence[dict[str, Any]],
-              parallel: int | None = None) -> list[dict[str, Any]]:
+              parallel: int | None = None, *,
+              preload: Sequence[str] = ("torch",)) -> list[dict[str, Any]]:
     """`fn(job)` for every job, `parallel` at a time (one: in this process, one after the
-    other); the results in the jobs' order.
+    other); the results in the jobs' order. `preload`: modules the local pool's forkserver
+    imports once for all workers.
 
     Raises:
         MtlspecError: the first failed job's error (a bad input fails every seed alike).
@@ -39,7 +39,7 @@ def run_seeds(fn: Callable[[dict[str, Any]], dict[str, Any]], jobs: Sequence[dic
     results: dict[int, dict[str, Any]] = {}
     indexed = [dict(job, _index=i) for i, job in enumerate(jobs)]
     with closing(execute(_Call(fn), indexed, ExecutorOptions(workers=workers),
-                         preload=_PRELOAD)) as outcomes:
+                         preload=preload)) as outcomes:
         for job, outcome in outcomes:
             if isinstance(outcome, MtlspecError):
                 raise outcome
