@@ -140,6 +140,7 @@ def train_command(file: str, data: str, weighting: str, weighting_options: tuple
                            batch_size=batch_size, lr=lr, seed=seed, weighting=weighting,
                            augment=augment, drop_last=drop_last)
     splits = settings.load_data(names, allow_import=allow_import)
+    fit_to_data(doc, None, splits)  # located errors before anything is compiled
     model = load_model(doc, allow_import=allow_import, seed=seed,  # initial weights: the seed
                        dtype=torch.float32)  # float32 master weights
     input_note = fit_to_data(doc, model, splits)
