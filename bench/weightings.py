@@ -158,13 +158,16 @@ def deltas(args, spec, data, tasks, runs) -> dict[str, list[float]]:
     """Δm per seed for every run, against single-task training of the same network."""
     settings = {"epochs": args.epochs, "batch_size": args.batch, "device": args.device}
     out: dict[str, list[float]] = {label: [] for label, _, _ in runs}
-    for seed in range(args.seeds):
+    seeds = [int(s) for s in args.seed_list.split(",")] if args.seed_list else range(args.seeds)
+    for seed in seeds:
         single = {}
         for t in tasks:
             alone = make_weighting("fixed", weights={u: float(u == t) for u in tasks})
             result = train(model_for(spec, seed, args.device, data), data, weighting=alone,
                            seed=seed, **settings)
-            single[t] = result.all_metrics[t]  # every metric (dense: mIoU and pixel acc, ...)
+            # every metric (dense: mIoU and pixel acc, ...) but those the single-task model
+            # scores 0 (Δ undefined: a tiny run's normals may have no pixel within 11.25°)
+            single[t] = {m: v for m, v in result.all_metrics[t].items() if v != 0}
         for label, name, opts in runs:
             result = train(model_for(spec, seed, args.device, data), data,
                            weighting=make_weighting(name, seed=seed, **opts), seed=seed,
@@ -189,12 +192,22 @@ def main() -> None:
     parser.add_argument("--train-size", type=int, default=2000)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--no-delta", action="store_true", help="skip the Δm training runs")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
+    parser.add_argument("--seed-list", default=None,
+                        help="comma-separated seeds for Δm (instead of 0..--seeds-1), e.g. to "
+                        "run seeds in parallel processes and --merge their JSON files")
+    parser.add_argument("--merge", type=Path, nargs="+", default=None,
+                        help="print one table from these JSON files: timing and memory of the "
+                        "first, the Δm values of all")
     parser.add_argument("--memory-of", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path,
                         default=ROOT / "bench" / "results" / "weightings.json")
     args = parser.parse_args()
     if args.memory_of:
         _memory_child(args)
+        return
+    if args.merge:
+        merge(args.merge)
         return
     torch.set_num_threads(args.threads)
     names = args.methods.split(",") if args.methods else list(METHODS)
@@ -208,7 +221,8 @@ def main() -> None:
           f"{args.threads} thread(s), {args.device}; load average "
           f"{', '.join(f'{v:.1f}' for v in __import__('os').getloadavg())}", flush=True)
     times = step_times(args, spec, data, tasks, runs)
-    memory = {label: peak_memory(args, spec, data, tasks, label, name, opts)
+    memory = {label: float("nan") if args.no_memory else
+              peak_memory(args, spec, data, tasks, label, name, opts)
               for label, name, opts in runs}
     delta = {} if args.no_delta else deltas(args, spec, data, tasks, runs)
     rows = table(runs, times, memory, delta)
@@ -217,6 +231,21 @@ def main() -> None:
                                     "load_average": __import__("os").getloadavg(),
                                     "rows": rows}, indent=2))
     print(f"\nwrote {args.out}")
+
+
+def merge(paths: list[Path]) -> None:
+    """One table from several runs (e.g. one process per seed): timing and memory of the
+    first file, Δm values of all files concatenated per method."""
+    files = [json.loads(p.read_text()) for p in paths]
+    first = {r["method"]: r for r in files[0]["rows"]}
+    runs = [(m, m.removesuffix("+rep"), {}) for m in first]
+    times = {m: {"cpu_ms": first[m]["cpu_ms"],
+                 "wall_ms": first[m]["wall_vs_uniform"] * first["uniform"]["cpu_ms"]}
+             for m in first}  # wall ratios are kept as they were (scaled by uniform's)
+    memory = {m: r["peak_mib_over_uniform_step"] for m, r in first.items()}
+    delta = {m: [d for f in files for r in f["rows"] if r["method"] == m for d in r["delta_m"]]
+             for m in first}
+    table(runs, times, memory, delta)
 
 
 def _beats(mean, std, base_mean, base_std) -> bool | None:

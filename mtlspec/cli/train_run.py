@@ -88,6 +88,7 @@ def train_once(options: dict[str, Any]) -> dict[str, Any]:
                            weighting=o["weighting"], augment=o["augment"],
                            drop_last=o["drop_last"])
     splits = settings.load_data(names, allow_import=o["allow_import"])
+    fit_to_data(doc, None, splits)  # located errors before anything is compiled
     model = load_model(doc, allow_import=o["allow_import"], seed=o["seed"],
                        dtype=torch.float32)  # float32 master weights
     input_note = fit_to_data(doc, model, splits)

@@ -131,10 +131,11 @@ def run_job(job: Job) -> dict[str, Any]:
     settings = job.settings
     # the seed fixes the initial weights: a pool worker's RNG has history
     doc = parse_document(job.spec_text, job.spec_name)
+    data = settings.load_data([t.name for t in doc.spec.tasks], allow_import=job.allow_import)
+    fit_to_data(doc, None, data)  # located errors before anything is compiled
     model = load_model(doc, seed=settings.seed, dtype=torch.float32)  # float32 master weights
-    tasks = list(model.task_names)
-    data = settings.load_data(tasks, allow_import=job.allow_import)
     fit_to_data(doc, model, data)
+    tasks = list(model.task_names)
     result = fit(model, data, settings, device=job.device)
 
     def every(values: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
