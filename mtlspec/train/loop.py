@@ -252,10 +252,10 @@ def _restore(path: Path, config: dict[str, Any], model: nn.Module,
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         weighting.load_state_dict(state["weighting"])
-    except (RuntimeError, ValueError, KeyError) as err:
+        set_rng_state(state["rng"])
+        return _Run(**state["run"])
+    except (RuntimeError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise MtlspecError(f"checkpoint {path} does not fit this model: {err}") from None
-    set_rng_state(state["rng"])
-    return _Run(**state["run"])
 
 
 class _Loop:
