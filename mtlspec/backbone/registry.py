@@ -294,6 +294,10 @@ def _check_size(entry: BackboneDef, input_shape: tuple[int, ...]) -> None:
 
 
 def _call_builder(name: str, builder: Callable[..., nn.Module], args: dict[str, Any]) -> nn.Module:
+    from mtlspec.backbone.memory import check_build
+
+    if not catalog.is_custom_ref(name):  # user code runs once, as written
+        check_build(lambda: builder(**args), f"backbone {name}")
     try:
         model = builder(**args)
     except BackboneError:

@@ -115,6 +115,17 @@ def parse_data_options(pairs: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
+def check_data_memory(spec: Any, options: dict[str, Any]) -> None:
+    """Refuse item counts (`train_size`, `val_size`, `test_size`) whose items, at the spec
+    input's size in float32, would not fit (`mtlspec.limits`)."""
+    from mtlspec.limits import check_memory
+
+    items = sum(v for k, v in options.items() if k.endswith("_size") and isinstance(v, int)
+                and not isinstance(v, bool) and k != "size")
+    item = math.prod(spec.input.shape[1:])
+    check_memory(items * item * 4, f"{items:,} data items of {item:,} values")
+
+
 def data_options_option(example: str = "train_size=2000") -> Decorator:
     """`--data-option KEY=VALUE` (repeatable; parameter `data_options`, the raw pairs for
     `parse_data_options`, parsed where the command reads its data)."""

@@ -12,6 +12,7 @@ import click
 
 from mtlspec.cli.options import (
     allow_import_option,
+    check_data_memory,
     data_options_option,
     device_option,
     json_option,
@@ -171,6 +172,7 @@ def train_command(file: str, data: str, weighting: str, weighting_options: tuple
     options = parse_data_options(data_options)
     if train_size:
         options["train_size"] = train_size
+    check_data_memory(doc.spec, options)
     settings = RunSettings(data=data, data_options=options, epochs=epochs,
                            batch_size=batch_size, lr=lr, seed=seed, weighting=weighting,
                            augment=augment, drop_last=drop_last)
