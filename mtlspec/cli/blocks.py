@@ -36,7 +36,7 @@ def _parse_selection(ctx: click.Context, param: click.Parameter, value: str) -> 
     if text == "auto":
         return None
     match = _AUTO_K.match(text.replace(" ", ""))
-    if text.isdigit() or match:
+    if (text.isascii() and text.isdigit()) or match:
         k = int(match.group(1) if match else text)
         if k < 1:
             raise click.BadParameter("the number of blocks must be at least 1")

@@ -18,7 +18,7 @@ from mtlspec.errors import MtlspecError
 def _tasks_arg(text: str) -> list[str]:
     """`--tasks 4` → t0..t3; `--tasks a,b,c` → names."""
     text = text.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         if not 1 <= int(text) <= MAX_TASKS:
             raise MtlspecError(f"--tasks {text}: a task count is between 1 and {MAX_TASKS}")
         return [f"t{i}" for i in range(int(text))]

@@ -249,6 +249,10 @@ def builtin_backbone_problems(ref: str, args: dict[str, ir.Value], inp: ir.Tenso
                               path: Path_) -> Iterator[Problem]:
     """Arguments of a built-in backbone: known, of their kind and range, and an
     `in_channels` that matches the input's channels."""
+    images = ref.startswith("torchvision.") or ref in catalog.BUILTIN_BACKBONES
+    if images and len(inp.shape) != 4:
+        yield Problem(("input",), f"`{ref}` takes images: the input must be [N, C, H, W], "
+                      f"got {len(inp.shape)} dimensions")
     if ref not in catalog.BUILTIN_BACKBONES:
         return
     yield from call_problems(ir.Call(name=ref, args=args), catalog.BUILTIN_BACKBONES,

@@ -199,6 +199,16 @@ def partitions(draw, items: list[str]) -> list[frozenset[str]]:
     return [frozenset(g) for g in groups.values()]
 
 
+def _images(inp: ir.TensorInput, refs: list[str]) -> ir.TensorInput:
+    """A 4-d input when a built-in or torchvision backbone reads it (they take images)."""
+    if len(inp.shape) == 4 or not any(r in catalog.BUILTIN_BACKBONES
+                                      or r.startswith("torchvision.") for r in refs):
+        return inp
+    shape = (*inp.shape, 1, 1, 1, 1)[:4]
+    return inp.model_copy(update={"shape": (shape[0], min(shape[1], catalog.MAX_WIDTH),
+                                            *shape[2:])})
+
+
 def _backbone_args(draw, ref: str, inp: ir.TensorInput, drop: tuple[str, ...] = (),
                    other: st.SearchStrategy[dict] = kwargs) -> dict[str, ir.Value]:
     """Any arguments for user code and torchvision (checked when built); a built-in's own,
@@ -255,7 +265,8 @@ def block_selections(draw, blocks: int) -> ir.AutoBlocks | ir.CutAfter:
 def tree_specs(draw) -> ir.TreeSpec:
     task_list = draw(task_names)
     blocks = draw(st.integers(1, 6))
-    ref, inp = draw(backbone_refs), draw(inputs)
+    ref = draw(backbone_refs)
+    inp = _images(draw(inputs), [ref])
     backbone = ir.Backbone(
         ref=ref,
         args=_backbone_args(draw, ref, inp),
@@ -327,16 +338,16 @@ widths = st.one_of(st.sampled_from([0.25, 0.5, 1.0, 2.0]), positive_floats)
 def grouping_specs(draw) -> ir.GroupingSpec:
     """Every task served by exactly one network; `serves ⊆ trains`; `trains` never empty."""
     task_list = draw(task_names)
-    inp = draw(inputs)
     served = draw(partitions(task_list))
     served += [frozenset()] * draw(st.integers(0, 2))  # networks that only help train
     served = draw(st.permutations(served))
     net_names = draw(st.lists(identifiers, min_size=len(served), max_size=len(served),
                               unique=True))
+    refs = [draw(backbone_refs) for _ in served]
+    inp = _images(draw(inputs), refs)
     networks = []
-    for net_name, serves in zip(net_names, served, strict=True):
+    for net_name, serves, ref in zip(net_names, served, refs, strict=True):
         extra = draw(st.sets(st.sampled_from(task_list), min_size=0 if serves else 1))
-        ref = draw(backbone_refs)
         networks.append(ir.Network(
             name=net_name,
             backbone=ref,

@@ -90,7 +90,7 @@ def read_arch(source: str | Path | Mapping) -> dict[int, int]:
     out: dict[int, int] = {}
     for key, value in data.items():
         text_key = str(key).strip()
-        if not text_key.isdigit():
+        if not (text_key.isascii() and text_key.isdigit()):
             raise MtlspecError(f"{where}: key {key!r} is not a task index (0, 1, 2, ...)")
         if isinstance(value, bool) or not isinstance(value, int):
             raise MtlspecError(f"{where}: task {key}: shared stages must be an integer, "

@@ -159,7 +159,7 @@ def load_oracle(path: str | Path, tasks: int, blocks: int) -> tuple[list[lay.Lay
         except (IndexError, ValueError):
             raise MtlspecError(f"{where}: expected a layout and a numeric score") from None
         try:
-            layout = (lay.unrank(tasks, blocks, int(cell)) if cell.isdigit()
+            layout = (lay.unrank(tasks, blocks, int(cell)) if (cell.isascii() and cell.isdigit())
                       else parse_treemtl(cell))
         except MtlspecError as err:
             raise MtlspecError(f"{where}: {err}") from None
