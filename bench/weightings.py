@@ -10,11 +10,14 @@ Claims (issue 16):
       process — what a step needs beyond a uniform step (0: no more, at MiB resolution; small
       models show 0 since the per-task gradients are smaller than the activations);
   (c) Δm (%) against single-task training of the same network (each task alone: fixed weights
-      1 on it, 0 on the others), mean ± std over --seeds seeds; Δm > 0 is better than
-      single-task. "> unif": yes / no when the means differ by more than the seeds' combined
-      standard deviation, ≈ otherwise.
+      1 on it, 0 on the others), over every metric of every task (dense tasks: mIoU and pixel
+      accuracy, abs and rel error, angles, ...), mean ± std over --seeds seeds; Δm > 0 is
+      better than single-task. "> unif": yes / no when the means differ by more than the
+      seeds' combined standard deviation, ≈ otherwise.
 
 Prints a table and writes JSON (default bench/results/weightings.json).
+Dense scenes: --spec bench/scenes_small.mtl --data scenes --data-option size=16 (images of
+another size than the spec's input train at the data's size).
 Run: .venv/bin/python bench/weightings.py [--spec specs/conal_multidigits.mtl]
      [--data multidigits] [--data-option k=v] [--methods a,b] [--rep-grad] [--steps 20]
      [--batch 64] [--seeds 2] [--epochs 3] [--train-size 2000] [--device cpu] [--no-delta]
@@ -38,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from mtlspec.cli.options import parse_data_options  # noqa: E402
 from mtlspec.compile import compile  # noqa: E402
+from mtlspec.compile.heads import set_output_size  # noqa: E402
 from mtlspec.spec import load, validate  # noqa: E402
 from mtlspec.train.data import load_data  # noqa: E402
 from mtlspec.train.delta import relative_delta  # noqa: E402
@@ -68,14 +72,18 @@ def setup(args) -> tuple:
     return spec, data, tasks
 
 
-def model_for(spec, seed: int, device: str):
-    """The spec's network, initialised from `seed` (spec paths resolve from specs/)."""
+def model_for(spec, seed: int, device: str, data=None):
+    """The spec's network, initialised from `seed` (spec paths resolve from specs/); with
+    `data`, its dense heads predict at the data's image size."""
     torch.manual_seed(seed)
-    return compile(spec, base_dir=ROOT / "specs").to(device)
+    model = compile(spec, base_dir=ROOT / "specs")
+    if data is not None:
+        set_output_size(model, tuple(data.input_shape[-2:]))
+    return model.to(device)
 
 
 def stepper_for(spec, data, tasks, label, name, options, device):
-    model = model_for(spec, 0, device)
+    model = model_for(spec, 0, device, data)
     w = make_weighting(name, **options)
     w.bind(tasks)
     x, _ = data.train.batch(torch.arange(min(64, len(data.train))))
@@ -154,14 +162,14 @@ def deltas(args, spec, data, tasks, runs) -> dict[str, list[float]]:
         single = {}
         for t in tasks:
             alone = make_weighting("fixed", weights={u: float(u == t) for u in tasks})
-            result = train(model_for(spec, seed, args.device), data, weighting=alone,
+            result = train(model_for(spec, seed, args.device, data), data, weighting=alone,
                            seed=seed, **settings)
-            single[t] = result.metrics[t]
+            single[t] = result.all_metrics[t]  # every metric (dense: mIoU and pixel acc, ...)
         for label, name, opts in runs:
-            result = train(model_for(spec, seed, args.device), data,
+            result = train(model_for(spec, seed, args.device, data), data,
                            weighting=make_weighting(name, seed=seed, **opts), seed=seed,
                            **settings)
-            out[label].append(relative_delta(result.metrics, single, data.tasks))
+            out[label].append(relative_delta(result.all_metrics, single, data.tasks))
             print(f"  seed {seed} {label:<16} Δm {out[label][-1]:+.2f}%", flush=True)
     return out
 

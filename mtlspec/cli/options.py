@@ -18,7 +18,8 @@ Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 allow_import_option: Decorator = click.option(
     "--allow-import", is_flag=True,
-    help="Allow a 'pkg.module:callable' backbone (imports and runs that code).")
+    help="Allow a 'pkg.module:callable' backbone or data set (imports and runs that "
+    "code).")
 
 
 def json_option(what: str = "the report") -> Decorator:
@@ -27,48 +28,8 @@ def json_option(what: str = "the report") -> Decorator:
 
 
 def device_option(help: str) -> Decorator:
-    """`--device DEVICE`: a torch device name, checked before any work starts (a known device
-    type, and one this machine has)."""
-    return click.option("--device", default=None, metavar="DEVICE", help=help,
-                        callback=check_device)
-
-
-def check_device(ctx: click.Context | None, param: click.Parameter | None,
-                 value: str | None) -> str | None:
-    """Click callback: `value` names a device this machine has (imports torch only when a
-    device is given).
-
-    Example:
-        >>> check_device(None, None, "cpu")
-        'cpu'
-    """
-    if value is None:
-        return None
-    import torch
-
-    try:
-        device = torch.device(value)
-    except (RuntimeError, ValueError, TypeError):
-        raise click.BadParameter(f"{value!r} is not a torch device (cpu, cuda, cuda:1, mps)",
-                                 ctx, param) from None
-    if device.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if count == 0:
-            raise click.BadParameter("CUDA is not available on this machine", ctx, param)
-        if device.index is not None and device.index >= count:
-            raise click.BadParameter(f"this machine has {count} CUDA device(s), no "
-                                     f"{value}", ctx, param)
-    elif device.type == "mps" and not torch.backends.mps.is_available():
-        raise click.BadParameter("MPS is not available on this machine", ctx, param)
-    elif device.type not in ("cpu", "cuda", "mps"):
-        raise click.BadParameter(f"unsupported device type {device.type!r}", ctx, param)
-    return value
-
-
-def data_option(name: str = "data") -> Decorator:
-    """`--data NAME` (parameter `name`): a registered data set, multidigits by default."""
-    return click.option("--data", name, default="multidigits", show_default=True,
-                        help="Data set name (`mtlspec.train.data.list_datasets()`).")
+    """`--device DEVICE`: a torch device name (checked where the model is moved)."""
+    return click.option("--device", default=None, metavar="DEVICE", help=help)
 
 
 def parse_key_values(pairs: tuple[str, ...], flag: str) -> dict[str, str]:
@@ -124,13 +85,6 @@ def check_data_memory(spec: Any, options: dict[str, Any]) -> None:
                 and not isinstance(v, bool) and k != "size")
     item = math.prod(spec.input.shape[1:])
     check_memory(items * item * 4, f"{items:,} data items of {item:,} values")
-
-
-def data_options_option(example: str = "train_size=2000") -> Decorator:
-    """`--data-option KEY=VALUE` (repeatable; parameter `data_options`, the raw pairs for
-    `parse_data_options`, parsed where the command reads its data)."""
-    return click.option("--data-option", "data_options", multiple=True, metavar="KEY=VALUE",
-                        help=f"Data set argument, e.g. {example} (repeatable).")
 
 
 def count_option(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:

@@ -6,22 +6,19 @@ torch is imported inside the command so `mtlspec validate` stays fast.
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import click
 
+from mtlspec.cli.data_source import data_source_options
 from mtlspec.cli.options import (
     allow_import_option,
-    check_data_memory,
-    data_options_option,
     device_option,
     json_option,
-    parse_data_options,
-    parse_key_values,
 )
+from mtlspec.cli.train_options import recipe_options, resolve
 from mtlspec.errors import MtlspecError
-from mtlspec.io import save_torch
-from mtlspec.spec import load, validate
 
 # torch-free copies of the registry's names (mtlspec.train.weighting.WEIGHTINGS; a test keeps
 # them equal), so that `mtlspec train --help` does not import torch
@@ -56,39 +53,9 @@ def parse_task_weights(text: str) -> dict[str, float]:
     return weights
 
 
-def _spec_tasks(doc: Any, data: str) -> list[str]:
-    """The spec's task names, checked (located errors) against a shipped data set's tasks."""
-    from mtlspec.data.registry import dataset_def, parse_ref
-    from mtlspec.data.spec_check import check_task_names
-
-    name, path = parse_ref(data)
-    if path is not None or ":" not in data:
-        entry = dataset_def(name)
-        if entry.folder and path is None:
-            raise MtlspecError(f"data set {name} reads a folder: write --data {name}:DIR "
-                               f"(expected layout: {entry.layout})")
-        check_task_names(doc, entry.tasks, data)
-    return [t.name for t in doc.spec.tasks]
-
-
-def _fit_input(doc: Any, model: Any, splits: Any) -> dict[str, Any] | None:
-    """When the data's images have another size than the spec's input, make the dense heads
-    predict at the data's size; returns both shapes then (None when they agree)."""
-    from mtlspec.compile.heads import set_output_size
-
-    spec_shape = tuple(doc.spec.input.shape[1:])
-    data_shape = tuple(splits.input_shape)
-    if spec_shape == data_shape:
-        return None
-    set_output_size(model, data_shape[-2:])
-    return {"spec": list(spec_shape), "data": list(data_shape)}
-
-
 @click.command("train")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--data", default="multidigits", show_default=True,
-              help="multidigits, scenes, nyuv2:DIR, cityscapes:DIR, celeba:DIR or "
-                   "pkg.module:callable (with --allow-import).")
+@data_source_options("overlap=2 or val_size=500")
 @click.option("--weighting", type=click.Choice(WEIGHTINGS), default="uniform", show_default=True,
               help="Loss weighting / gradient aggregation (`mtlspec weightings` lists them).")
 @click.option("--weighting-option", "weighting_options", multiple=True, metavar="KEY=VALUE",
@@ -105,7 +72,6 @@ def _fit_input(doc: Any, model: Any, splits: Any) -> dict[str, Any] | None:
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seeds initialisation, data splits and order.")
 @click.option("--train-size", type=click.IntRange(min=1), help="Training items (data default).")
-@data_options_option("overlap=2 or val_size=500")
 @click.option("--augment", is_flag=True,
               help="Random scale-crop and flip of training images and dense targets alike.")
 @click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
@@ -122,21 +88,18 @@ def _fit_input(doc: Any, model: Any, splits: Any) -> dict[str, Any] | None:
 @click.option("--max-steps", type=click.IntRange(min=0), help="Stop after this many steps.")
 @device_option("Train on this device: cpu (default), cuda, cuda:1.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
-              help="Write the trained state dict (for `mtlspec build --weights`).")
+              help="Write the last epoch's state dict (for `mtlspec build --weights`); the "
+                   "best epoch's goes next to it (see --best-output).")
 @click.option("--baseline", type=click.Path(dir_okay=False), multiple=True,
               help="Single-task metrics to report Δm against: JSON {task: value}, "
                    "{task: {metric: value}} or `train --json` output (repeatable, merged).")
+@recipe_options
 @allow_import_option
 @json_option()
-def train_command(file: str, data: str, weighting: str, weighting_options: tuple[str, ...],
-                  task_weights: str | None, normalization: str | None, epochs: int,
-                  batch_size: int, lr: float, seed: int,
-                  train_size: int | None, data_options: tuple[str, ...], augment: bool,
-                  workers: int, drop_last: bool,
-                  checkpoint: str | None, checkpoint_every: int, resume: bool,
-                  max_steps: int | None, device: str | None, output: str | None,
-                  baseline: tuple[str, ...], allow_import: bool, as_json: bool) -> None:
-    """Train spec FILE on a data set and print every metric of every task (val and test).
+@click.pass_context
+def train_command(ctx: click.Context, **params: Any) -> None:
+    """Train spec FILE on a data set and print every metric of every task (val and test),
+    of the last epoch's weights and of the best epoch's (by --select on the val split).
     The spec's task names must be tasks of the data set, each head must suit its task's kind
     (conv/aspp per pixel, linear/mlp per image) and output size; images of another size than
     the spec's input train at the data's size.
@@ -147,48 +110,39 @@ def train_command(file: str, data: str, weighting: str, weighting_options: tuple
     mtlspec train specs/nyuv2_resnet34.mtl --data nyuv2:/data/nyuv2 --augment --workers 4
     mtlspec train specs/conal_multidigits.mtl --weighting mgda-ub --normalization loss+
     mtlspec train specs/conal_multidigits.mtl --weighting fixed --weights left=1,parity=2
-    mtlspec train specs/conal_multidigits.mtl --weighting gradnorm --weighting-option alpha=1
+    mtlspec train specs/conal_multidigits.mtl --optimizer sgd --lr 0.05 --schedule cosine
+    mtlspec train specs/conal_multidigits.mtl --config run.toml --seeds 0,1,2
     mtlspec train specs/conal_multidigits.mtl --checkpoint ckpt/ --resume
     """
-    if resume and not checkpoint:
+    options = resolve(ctx, params, parse_task_weights, WEIGHTINGS)
+    if options["resume"] and not options["checkpoint"]:
         raise MtlspecError("--resume needs --checkpoint DIR (where the run saved its state)")
-    weights = parse_task_weights(task_weights) if task_weights is not None else None
-    method_options = parse_key_values(weighting_options, "--weighting-option")
-    from mtlspec.cli.train_report import build_report, print_report, read_baselines
+    if options["log_dir"]:
+        _need_tensorboard()
+    from mtlspec.cli.train_report import print_report, print_seeds
+    from mtlspec.cli.train_run import for_seed, train_once
 
-    base = read_baselines(baseline) if baseline else None
-    doc = load(file)
-    validate(doc)
-    names = _spec_tasks(doc, data)
-    import torch
+    as_json = options["as_json"]
+    if not options["seeds"]:
+        report = train_once(dict(options, progress=not as_json))
+        click.echo(json.dumps(report, indent=2)) if as_json else print_report(report)
+        return
+    from mtlspec.plan.seeds import run_seeds, summarize
 
-    from mtlspec import load_model
-    from mtlspec.data.spec_check import check_spec
-    from mtlspec.train.settings import RunSettings, fit
-    from mtlspec.train.weighting import make_weighting
+    seeds = options["seeds"]
+    parallel = min(options["parallel"] or os.cpu_count() or 1, len(seeds))
+    threads = max(1, (os.cpu_count() or 1) // parallel)
+    jobs = [dict(for_seed(options, s), threads=threads if parallel > 1 else 0) for s in seeds]
+    reports = run_seeds(train_once, jobs, parallel, preload=(
+        "torch", "mtlspec.compile.load", "mtlspec.train.settings", "mtlspec.cli.train_run"))
+    summary = {"seeds": seeds, "summary": summarize(reports), "runs": reports}
+    click.echo(json.dumps(summary, indent=2)) if as_json else print_seeds(summary)
 
-    w = make_weighting(weighting, weights=weights, normalization=normalization, seed=seed,
-                       **method_options)
-    options = parse_data_options(data_options)
-    if train_size:
-        options["train_size"] = train_size
-    check_data_memory(doc.spec, options)
-    settings = RunSettings(data=data, data_options=options, epochs=epochs,
-                           batch_size=batch_size, lr=lr, seed=seed, weighting=weighting,
-                           augment=augment, drop_last=drop_last)
-    splits = settings.load_data(names, allow_import=allow_import)
-    check_spec(doc, splits.tasks, data_name=splits.name, input_shape=splits.input_shape)
-    model = load_model(doc, allow_import=allow_import, seed=seed,  # initial weights: the seed
-                       dtype=torch.float32)  # float32 master weights
-    input_note = _fit_input(doc, model, splits)
-    result = fit(model, splits, settings, weighting=w, checkpoint=checkpoint, resume=resume,
-                 progress=not as_json, max_steps=max_steps,
-                 checkpoint_every=checkpoint_every if checkpoint else None, device=device,
-                 workers=workers)
-    if output:
-        save_torch(output, model.state_dict())
-    report = build_report(doc, splits, result, base, output, input_note)
-    if as_json:
-        click.echo(json.dumps(report, indent=2))
-    else:
-        print_report(report)
+
+def _need_tensorboard() -> None:
+    """--log-dir without TensorBoard: a clear error before any training."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        raise MtlspecError("--log-dir needs TensorBoard, an optional extra: "
+                           "pip install 'mtlspec[tensorboard]'")

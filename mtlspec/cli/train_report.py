@@ -83,11 +83,15 @@ def build_report(doc: Any, data: Any, result: Any, baseline: dict[str, Any] | No
     }
     if input_note:
         report["input"] = input_note
+    if result.best:
+        report["best"] = dict(result.best)
     if baseline is not None:
         known = {t: v for t, v in baseline.items() if t in result.tasks}
         report["delta"] = relative_delta(result.all_metrics, known, infos)
         for t, value in known.items():
             tasks[t]["single"] = value
+        if result.best.get("test_metrics"):
+            report["best"]["delta"] = relative_delta(result.best["test_metrics"], known, infos)
     return report
 
 
@@ -120,6 +124,7 @@ def print_report(report: dict[str, Any]) -> None:
     if "delta" in report:
         click.echo(f"Δ vs single-task: {report['delta']:+.2f}% (Δm over every metric above "
                    "with a single-task value)")
+    _print_best(report)
     _print_weighting(report)
     if report["weights"]:
         click.echo(f"wrote {report['weights']} (load with: mtlspec build {report['file']} "
@@ -139,3 +144,46 @@ def _print_weighting(report: dict[str, Any]) -> None:
         click.echo(f"task-gradient cosines: mean {conflict['cos_mean']:+.3f}, min "
                    f"{conflict['cos_min']:+.3f}, {100 * conflict['conflict_share']:.0f}% of "
                    "pairs conflicting")
+
+
+def _print_best(report: dict[str, Any]) -> None:
+    """The best epoch by the selector, its test metrics when they differ from the last's."""
+    best = report.get("best")
+    if not best or best.get("epoch") is None:
+        return
+    last = len([row for row in report["history"] if "val_metrics" in row])
+    shown = ", ".join(f"{t} {best['test_metrics'][t][row['metric']]:.4f}"
+                      for t, row in report["tasks"].items())
+    delta = f", Δ {best['delta']:+.2f}%" if "delta" in best else ""
+    same = " (the last)" if best["epoch"] == last else ""
+    click.echo(f"best epoch by {best['select']}: {best['epoch']}{same}; test {shown}{delta}")
+    if best.get("weights"):
+        click.echo(f"wrote the best epoch's weights to {best['weights']}")
+
+
+def print_seeds(summary: dict[str, Any]) -> None:
+    """Mean ± std over seeds: one row per task and metric, Δm if baselines were given."""
+    from mtlspec.cli.rich_table import print_table
+
+    s, first = summary["summary"], summary["runs"][0]
+    rows = []
+    for t, metrics in s["metrics"].items():
+        for i, (name, values) in enumerate(metrics.items()):
+            arrow = " ↑" if first["tasks"][t]["metrics"].get(name, {}).get(
+                "higher_is_better", True) else " ↓"
+            row = {"task": t if i == 0 else "", "metric": name + arrow,
+                   "val": _pm(values["val"]), "test": _pm(values["test"])}
+            if "best" in s:
+                row["best test"] = _pm(s["best"][t][name]["test"])
+            rows.append(row)
+    print_table(f"{first['spec']}, {first['weighting']}, seeds "
+                f"{','.join(map(str, summary['seeds']))} (mean ± std)", rows)
+    if "delta" in s:
+        best = f"; best epochs {_pm(s['best_delta'], 2)}%" if "best_delta" in s else ""
+        click.echo(f"Δ vs single-task: {_pm(s['delta'], 2)}% (last weights){best}")
+    if "best_epochs" in s:
+        click.echo(f"best epochs: {', '.join(map(str, s['best_epochs']))}")
+
+
+def _pm(values: dict[str, float], digits: int = 4) -> str:
+    return f"{values['mean']:.{digits}f} ± {values['std']:.{digits}f}"

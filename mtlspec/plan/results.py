@@ -118,10 +118,13 @@ def candidate_csv(manifest: Manifest, results: Mapping[str, Mapping[str, Any]],
         manifest: a `grouping` plan; results: every entry's record; split: `val` or `test`.
 
     Returns:
-        The CSV text (`direction: max` when every metric is higher-is-better, else `min`).
+        The CSV text (`direction: max` when every metric is higher-is-better, `min` when every
+        one is lower-is-better). Tasks scored both ways (dense tasks: mIoU ↑ and depth error ↓)
+        become one direction: each value is its relative change in % against the task's
+        full-width single-task network, + when better (`direction: max`).
 
     Raises:
-        MtlspecError: tasks scored in both directions (one table holds one direction).
+        MtlspecError: mixed directions without a single-task network, or one scoring 0.
 
     Example:
         >>> from mtlspec.plan.manifest import Entry
@@ -141,38 +144,65 @@ def candidate_csv(manifest: Manifest, results: Mapping[str, Mapping[str, Any]],
     """
     ways = directions(results)
     kinds = sorted(set(ways.values()))
-    if len(kinds) != 1:
-        mixed = ", ".join(f"{t} ({w})" for t, w in ways.items())
-        raise MtlspecError(f"a candidate table holds one direction, but the tasks are scored "
-                           f"both ways: {mixed}", )
-    lines = ["# cost_unit: units", f"# direction: {kinds[0]}",
-             f"# values: {split} split",
+    value = _relative(manifest, results, split, ways) if len(kinds) > 1 else None
+    note = "" if value is None else ("; % change vs each task's single-task network (tasks "
+                                     "scored both ways)")
+    lines = ["# cost_unit: units", f"# direction: {'max' if value else kinds[0]}",
+             f"# values: {split} split{note}",
              ",".join(["network", "cost", "width", *manifest.tasks])]
     for entry in manifest.entries:
         record = results[entry.id]
         width = float(entry.width or 1.0)
         order = [t for t in manifest.tasks if t in record[split]]
-        cells = ["" if t not in record[split] else repr(float(record[split][t]))
+        cells = ["" if t not in record[split] else
+                 repr(float(record[split][t]) if value is None else value(t, record[split][t]))
                  for t in manifest.tasks]
         lines.append(",".join([default_name(order, width), f"{width:g}", f"{width:g}",
                                *cells]))
     return "\n".join(lines) + "\n"
 
 
+def _relative(manifest: Manifest, results: Mapping[str, Mapping[str, Any]], split: str,
+              ways: Mapping[str, str]):
+    """value(task, metric) → ±(metric − single) / |single| · 100 against the task's full-width
+    single-task network (+ when better)."""
+    single: dict[str, float] = {}
+    for entry in manifest.entries:
+        if len(entry.tasks) == 1 and float(entry.width or 1.0) == 1.0:
+            single[entry.tasks[0]] = float(results[entry.id][split][entry.tasks[0]])
+    for task in manifest.tasks:
+        if task not in single:
+            raise MtlspecError(f"tasks scored both ways need each task's single-task network "
+                               f"to compare against; the plan has none for {task}")
+        if single[task] == 0:
+            raise MtlspecError(f"task {task}: its single-task network scores 0 on the {split} "
+                               "split; the relative change is undefined")
+
+    def value(task: str, metric: float) -> float:
+        sign = 1.0 if ways[task] == "max" else -1.0
+        return sign * (float(metric) - single[task]) / abs(single[task]) * 100 + 0.0  # no -0
+
+    return value
+
+
 def check_directions(manifest: Manifest, higher_is_better: Mapping[str, bool]) -> None:
-    """Before training: a grouping plan's tasks must all be scored one way.
+    """Before training: a grouping plan whose tasks are scored both ways must hold each task's
+    full-width single-task network (its table compares every value against it).
 
     Raises:
-        MtlspecError: some tasks are higher-is-better and others lower-is-better.
+        MtlspecError: mixed directions and a task without its single-task network.
     """
-    if manifest.kind != "grouping":
+    if manifest.kind != "grouping" or len({higher_is_better[t] for t in manifest.tasks}) < 2:
         return
-    ways = {higher_is_better[t] for t in manifest.tasks}
-    if len(ways) > 1:
+    alone = {e.tasks[0] for e in manifest.entries
+             if len(e.tasks) == 1 and float(e.width or 1.0) == 1.0}
+    missing = [t for t in manifest.tasks if t not in alone]
+    if missing:
         raise MtlspecError(
-            "a grouping plan needs tasks scored one way (all accuracies, or all errors): "
+            "a grouping plan with tasks scored both ways ("
             + ", ".join(f"{t} ({'max' if higher_is_better[t] else 'min'})"
-                        for t in manifest.tasks))
+                        for t in manifest.tasks)
+            + f") needs each task's single-task network; none for {', '.join(missing)}")
 
 
 def assemble_tables(plan_dir: str | Path, manifest: Manifest) -> list[Path]:

@@ -10,7 +10,7 @@ without any label of a task does not stop training. Definitions follow MTAN/LibM
 - `normal_cosine`: 1 - mean cos(p/|p|, t) over pixels with a normal (target not all zero);
 - `masked_l1`: mean |p - t| over finite targets (edges, keypoints, regression);
 - `bce`: binary cross-entropy with logits over labelled (item, label)s;
-- `l1`, `mse`, `smooth_l1`: plain means (MultiDigits' regression tasks).
+- `l1`, `mse`, `smooth_l1`: means over finite targets (MultiDigits' regression tasks).
 
 Metrics are accumulators in `mtlspec.train.metrics`; `metric_for` and `register_metric` stay
 here for callers that score one batch at a time.
@@ -98,19 +98,23 @@ def bce(pred: torch.Tensor, target: torch.Tensor, ignore: float = -1) -> torch.T
     return _masked_mean(losses, valid, pred)
 
 
+# Plain means over the labelled (finite) targets: a missing label is NaN (`fill_value`).
 @register_loss("l1")
 def l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return F.l1_loss(_like(pred, target), target)
+    diff = _like(pred, target) - target.nan_to_num()
+    return _masked_mean(diff.abs(), torch.isfinite(target), pred)
 
 
 @register_loss("mse")
 def mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return F.mse_loss(_like(pred, target), target)
+    diff = _like(pred, target) - target.nan_to_num()
+    return _masked_mean(diff.square(), torch.isfinite(target), pred)
 
 
 @register_loss("smooth_l1")
 def smooth_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return F.smooth_l1_loss(_like(pred, target), target)
+    losses = F.smooth_l1_loss(_like(pred, target), target.nan_to_num(), reduction="none")
+    return _masked_mean(losses, torch.isfinite(target), pred)
 
 
 def loss_for(info: TaskInfo) -> LossFn:

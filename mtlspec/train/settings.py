@@ -86,7 +86,9 @@ def fit(model: nn.Module, data: DataSplits, settings: RunSettings, *,
         weighting: a configured `Weighting` to use instead of `settings.weighting` (e.g.
             fixed weights or an MGDA normalisation).
         **loop: how the run is watched or saved: `checkpoint`, `resume`, `progress`,
-            `on_step`, `max_steps`, `checkpoint_every`, `device`, `workers`.
+            `on_step`, `on_epoch`, `max_steps`, `checkpoint_every`, `device`, `workers`;
+            and the recipe `train` takes beyond the settings: `optim` (an `OptimSettings`,
+            whose rate then wins over `settings.lr`), `select`, `baseline`, `amp`.
 
     Returns:
         The `TrainResult`.

@@ -149,8 +149,9 @@ def shared_parameters(model: nn.Module, probe: torch.Tensor, tasks: Sequence[str
 def gram_matrix(grads: torch.Tensor, *, chunk: int = 1 << 16) -> torch.Tensor:
     """T×T Gram matrix (float64) of T flattened gradients [T, D].
 
-    Products are taken in the gradients' precision chunk by chunk and summed in float64: as
-    fast as one float32 matrix product, and the sum over D does not lose precision.
+    Products are taken in float32 (or the gradients' precision if higher) chunk by chunk, even
+    under autocast, and summed in float64: as fast as one float32 matrix product, and the sum
+    over D does not lose precision.
 
     Example:
         >>> gram_matrix(torch.eye(2))
@@ -158,8 +159,11 @@ def gram_matrix(grads: torch.Tensor, *, chunk: int = 1 << 16) -> torch.Tensor:
                 [0., 1.]], dtype=torch.float64)
     """
     t, d = grads.shape
+    if grads.dtype in (torch.float16, torch.bfloat16):  # gradients of an autocast activation
+        grads = grads.float()
     out = torch.zeros(t, t, dtype=torch.float64, device=grads.device)
-    for start in range(0, d, chunk):
-        part = grads[:, start:start + chunk]
-        out += (part @ part.T).double()
+    with torch.autocast(grads.device.type, enabled=False):  # never in half precision
+        for start in range(0, d, chunk):
+            part = grads[:, start:start + chunk]
+            out += (part @ part.T).double()
     return ((out + out.T) / 2).cpu()  # the min-norm solver works on the CPU

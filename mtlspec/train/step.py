@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from mtlspec.errors import MtlspecError
+from mtlspec.train.amp import Precision
 from mtlspec.train.shared import gram_matrix, shared_parameters, shared_split
 from mtlspec.train.weighting import Weighting, cosine_stats
 
@@ -38,6 +39,8 @@ class Stepper:
         losses: one loss function per task.
         weighting: the (bound) weighting.
         probe: an input batch, used to find the shared parameters.
+        amp: mixed precision of the forward passes (None: float32). Backward passes,
+            Gram matrices and weightings run outside autocast.
 
     Raises:
         MtlspecError: a gradient method without shared parameters, or a representation method
@@ -61,9 +64,11 @@ class Stepper:
     """
 
     def __init__(self, model: nn.Module, tasks: Sequence[str], losses: Sequence[LossFn],
-                 weighting: Weighting, probe: torch.Tensor) -> None:
+                 weighting: Weighting, probe: torch.Tensor, amp: Precision | None = None
+                 ) -> None:
         self.model, self.tasks, self.loss_fns = model, list(tasks), list(losses)
         self.weighting = weighting
+        self.amp = amp if amp is not None else Precision(None, probe.device)
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.shared_mask: list[bool] = []
         self.conflict: dict[str, float] | None = None
@@ -75,9 +80,16 @@ class Stepper:
         elif weighting.requires == "representation":
             self.trunk, self.rest = shared_split(model, method=weighting.name)
 
-    def _losses(self, out: dict[str, torch.Tensor], y: dict[str, torch.Tensor]) -> torch.Tensor:
-        losses = torch.stack([fn(out[t], y[t]) for t, fn in zip(self.tasks, self.loss_fns,
-                                                                  strict=True)])
+    def _forward(self, fn: Callable[[torch.Tensor], dict[str, torch.Tensor]], x: torch.Tensor,
+                 y: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The task losses (float32) of `fn(x)`, run under the run's autocast."""
+        with self.amp.autocast():
+            out = fn(x)
+            losses = torch.stack([fn_t(out[t], y[t]).float() for t, fn_t in
+                                  zip(self.tasks, self.loss_fns, strict=True)])
+        return self._check(losses)
+
+    def _check(self, losses: torch.Tensor) -> torch.Tensor:
         if not torch.isfinite(losses).all():
             bad = [t for t, v in zip(self.tasks, losses.tolist(), strict=True)
                    if not torch.isfinite(torch.tensor(v))]
@@ -99,10 +111,10 @@ class Stepper:
         elif kind == "params":
             losses, w = self._params_step(x, y)
         else:
-            losses = self._losses(self.model(x), y)
+            losses = self._forward(self.model, x, y)
             w = self.weighting.weights(losses.detach(), None)
-            (w * losses).sum().backward()
-        optimizer.step()
+            self.amp.scaled((w * losses).sum()).backward()
+        self.amp.step(optimizer)
         if self.weighting.observes:
             self._observe(x, y)
         return (dict(zip(self.tasks, losses.detach().tolist(), strict=True)),
@@ -112,47 +124,52 @@ class Stepper:
         """The same batch's losses after the update (FAMO); batch-norm statistics are kept."""
         buffers = [b.clone() for b in self.model.buffers()]
         with torch.no_grad():
-            losses = self._losses(self.model(x), y)
+            losses = self._forward(self.model, x, y)
             for b, saved in zip(self.model.buffers(), buffers, strict=True):
                 b.copy_(saved)
         self.weighting.observe(losses)
 
     def _representation_step(self, x, y) -> tuple[torch.Tensor, torch.Tensor]:
-        z = self.trunk(x)
+        with self.amp.autocast():
+            z = self.trunk(x)
         rep = z.detach().requires_grad_()
-        losses = self._losses(self.rest(rep), y)
+        losses = self._forward(self.rest, rep, y)
         # One pass per task through its own part gives the gradient w.r.t. z (for the
         # weights) and w.r.t. the task-specific parameters at once; trunk parameters are not
         # reachable from the detached z, so they come out None here.
-        per_task = [torch.autograd.grad(loss, [rep, *self.params], allow_unused=True,
-                                        retain_graph=i < len(losses) - 1)
+        # fp16: gradients of the scaled losses; the weighting sees them unscaled
+        per_task = [torch.autograd.grad(self.amp.scaled(loss), [rep, *self.params],
+                                        allow_unused=True, retain_graph=i < len(losses) - 1)
                     for i, loss in enumerate(losses)]
-        grads = torch.stack([g[0].reshape(-1) for g in per_task])
+        scale = self.amp.factor
+        grads = torch.stack([g[0].reshape(-1) for g in per_task]) / scale
         gram = gram_matrix(grads)
         self.conflict = cosine_stats(gram)
         if self.weighting.aggregates:
             w, direction = self.weighting.aggregate(losses.detach(), grads, rep.detach())
             _combine(self.params, [g[1:] for g in per_task], w)
-            z.backward(direction.reshape(z.shape))
+            z.backward((direction * scale).reshape(z.shape).to(z.dtype))
             return losses, w
         w = self.weighting.weights(losses.detach(), gram.numpy())
         _combine(self.params, [g[1:] for g in per_task], w)
-        z.backward(sum(float(w[i]) * g[0] for i, g in enumerate(per_task)))
+        z.backward(sum(float(w[i]) * g[0] for i, g in enumerate(per_task)).to(z.dtype))
         return losses, w
 
     def _params_step(self, x, y) -> tuple[torch.Tensor, torch.Tensor]:
-        losses = self._losses(self.model(x), y)
-        per_task = [torch.autograd.grad(loss, self.params, allow_unused=True,
+        losses = self._forward(self.model, x, y)
+        # fp16: gradients of the scaled losses; the weighting sees them unscaled
+        per_task = [torch.autograd.grad(self.amp.scaled(loss), self.params, allow_unused=True,
                                         retain_graph=i < len(losses) - 1)
                     for i, loss in enumerate(losses)]
         w, self.conflict = weighted_gradients(self.weighting, losses.detach(), per_task,
-                                              self.params, self.shared_mask)
+                                              self.params, self.shared_mask,
+                                              scale=self.amp.factor)
         return losses, w
 
 
 def weighted_gradients(weighting: Weighting, losses: torch.Tensor, per_task: Sequence[Grads],
-                       params: Sequence[nn.Parameter], shared_mask: Sequence[bool]
-                       ) -> tuple[torch.Tensor, dict[str, float] | None]:
+                       params: Sequence[nn.Parameter], shared_mask: Sequence[bool], *,
+                       scale: float = 1.0) -> tuple[torch.Tensor, dict[str, float] | None]:
     """Set every parameter's `.grad` from per-task gradients under a weighting.
 
     For a training step that computes the per-task gradients itself (a search's supernet step,
@@ -167,6 +184,8 @@ def weighted_gradients(weighting: Weighting, losses: torch.Tensor, per_task: Seq
         per_task: per task, one gradient (or None: not reached) per parameter of `params`.
         params: the parameters, in the order of the gradients.
         shared_mask: which of `params` two or more tasks share.
+        scale: the gradients are those of the losses times `scale` (a grad scaler's): the
+            weighting sees them divided by it, the parameters get them as they are.
 
     Returns:
         The T weights and the gradient-conflict statistics of the shared parts.
@@ -188,12 +207,14 @@ def weighted_gradients(weighting: Weighting, losses: torch.Tensor, per_task: Seq
         torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1)
                    for p, g, shared in zip(params, gs, shared_mask, strict=True) if shared])
         for gs in per_task])
+    if scale != 1.0:
+        flat = flat / scale
     gram = gram_matrix(flat)
     conflict = cosine_stats(gram)
     if weighting.aggregates:
         w, direction = weighting.aggregate(losses, flat)
         _combine(params, per_task, w, skip=shared_mask)
-        _scatter([p for p, s in zip(params, shared_mask, strict=True) if s], direction)
+        _scatter([p for p, s in zip(params, shared_mask, strict=True) if s], direction * scale)
         return w, conflict
     w = weighting.weights(losses, gram.numpy())
     _combine(params, per_task, w)

@@ -55,6 +55,7 @@ class MGDA(GradientWeighting):
     with rep_grad (the name mgda-ub) MGDA-UB, on the gradients w.r.t. the shared representation.
     Solved exactly by Wolfe's algorithm (`min_norm`). Loss weights α_t / n_t with n_t the
     normalisation (none, l2, loss, loss+; default loss+), so the update is the min-norm direction.
+    Tasks with a zero gradient in a step (no label in the batch) get α = 0 and are left out.
     """
 
     name = "mgda"
@@ -76,7 +77,16 @@ class MGDA(GradientWeighting):
     def compute(self, losses: torch.Tensor, gram: np.ndarray | None) -> np.ndarray:
         gram = need_gram(self.name, gram)
         n = gradient_normalizers(gram, losses.double().cpu().numpy(), self.normalization)
-        alpha = min_norm(gram / np.outer(n, n), max_iter=self.max_iter, tol=self.tol)
+        scaled = gram / np.outer(n, n)
+        # A task without a gradient this step (no labelled item in the batch) is left out: its
+        # zero vector would be the hull's min-norm point and stop every shared update.
+        present = np.diag(gram) > 0
+        alpha = np.zeros(len(n))
+        if present.any():
+            alpha[present] = min_norm(scaled[np.ix_(present, present)], max_iter=self.max_iter,
+                                      tol=self.tol)
+        else:
+            alpha[:] = 1.0 / len(n)
         self.alpha = alpha
         return alpha / n
 
