@@ -32,6 +32,26 @@ class Span:
         return cls(line, column, line, column + 1)
 
 
+def strip_native_frames(text: str) -> str:
+    """Drop the C++ stack torch appends to some messages (`Exception raised from ...`,
+    `frame #0: ... (0x7f.. in libc10.so)`): one sentence is what a user can act on.
+
+    Example:
+        >>> strip_native_frames('bad "size\\nException raised from f at x.h:79:\\n'
+        ...                     'frame #0: c10::Error\\n"')
+        'bad "size"'
+    """
+    keep = []
+    for line in text.split("\n"):
+        if line.startswith(("Exception raised from ", "frame #", "<omitting python frames>")):
+            continue
+        if line.strip() == '"' and keep:  # the quote that closed the C++ message
+            keep[-1] += '"'
+            continue
+        keep.append(line)
+    return "\n".join(keep)
+
+
 class MtlspecError(Exception):
     """Base of every error caused by user input (bad spec, bad flag, unreadable file)."""
 

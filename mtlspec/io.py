@@ -37,7 +37,7 @@ def _sweep_stale(path: Path) -> None:
         for entry in os.scandir(path.parent):
             rest = entry.name[len(prefix):] if entry.name.startswith(prefix) else ""
             pid, _, tail = rest.partition(".")
-            if tail.endswith(".tmp") and pid.isdigit() and not _alive(int(pid)):
+            if tail.endswith(".tmp") and (pid.isascii() and pid.isdigit()) and not _alive(int(pid)):
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)
 

@@ -21,7 +21,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [
-    ("mtlspec.errors", "mtlspec.io", "mtlspec.registry", "mtlspec.usercode", "mtlspec.cache"),
+    ("mtlspec.errors", "mtlspec.io", "mtlspec.registry", "mtlspec.usercode", "mtlspec.cache",
+     "mtlspec.inputs", "mtlspec.limits"),
     ("mtlspec.spec",),
     ("mtlspec.backbone", "mtlspec.exporters", "mtlspec.draw"),
     ("mtlspec.compile",),

@@ -161,6 +161,9 @@ def _torchvision_builder(model: str, defaults: dict[str, Any]) -> Callable[..., 
                     hint="pass a weights file instead (--weights FILE), loaded with "
                     "torch.load(weights_only=True)",
                 )
+        from mtlspec.backbone.keywords import check_keywords
+
+        check_keywords(f"torchvision.{model}", models.get_model_builder(model), kwargs)
         built = models.get_model(model, weights=None, **{**defaults, **kwargs})
         if model.startswith("vit_"):
             built.mtlspec_prefix_tokens = 1  # the class token, before the patch tokens
@@ -291,6 +294,10 @@ def _check_size(entry: BackboneDef, input_shape: tuple[int, ...]) -> None:
 
 
 def _call_builder(name: str, builder: Callable[..., nn.Module], args: dict[str, Any]) -> nn.Module:
+    from mtlspec.backbone.memory import check_build
+
+    if not catalog.is_custom_ref(name):  # user code runs once, as written
+        check_build(lambda: builder(**args), f"backbone {name}")
     try:
         model = builder(**args)
     except BackboneError:

@@ -18,7 +18,7 @@ import click
 
 from mtlspec import __version__
 from mtlspec.cli.lazy import LazyGroup
-from mtlspec.errors import MtlspecError
+from mtlspec.errors import MtlspecError, strip_native_frames
 
 INTERNAL_ERROR = 3
 
@@ -30,30 +30,62 @@ class _Group(LazyGroup):
         try:
             return super().invoke(ctx)
         except MtlspecError as err:
-            click.echo(err.render(), err=True)
+            click.echo(strip_native_frames(err.render()), err=True)
             ctx.exit(err.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
+        except MemoryError:
+            click.echo(_OUT_OF_MEMORY, err=True)
+            ctx.exit(2)
         except BrokenPipeError:
             # `mtlspec ... | head`: the reader went away; nothing left to say.
             sys.stderr.close()
             ctx.exit(0)
         except Exception as err:
+            if _out_of_memory(err):
+                click.echo(_OUT_OF_MEMORY, err=True)
+                ctx.exit(2)
             if os.environ.get("MTLSPEC_DEBUG"):
                 raise
             click.echo(
-                f"internal error: {type(err).__name__}: {err}\n"
+                f"internal error: {type(err).__name__}: {strip_native_frames(str(err))}\n"
                 "this is a bug in mtlspec; run again with MTLSPEC_DEBUG=1 for a traceback",
                 err=True,
             )
             ctx.exit(INTERNAL_ERROR)
 
 
+_OUT_OF_MEMORY = ("error: out of memory: the model, input or data is too large for this "
+                  "machine; make it smaller (mtlspec refuses estimates past --max-memory)")
+
+
+def _out_of_memory(err: Exception) -> bool:
+    """torch's allocator failures (CPU `can't allocate memory`, CUDA out of memory)."""
+    text = str(err)
+    return type(err).__name__ == "OutOfMemoryError" or (
+        isinstance(err, RuntimeError) and ("can't allocate memory" in text
+                                           or "out of memory" in text.lower()))
+
+
+def _max_memory(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        from mtlspec.limits import ENV, parse_size
+
+        try:
+            parse_size(value)
+        except MtlspecError as err:
+            raise click.BadParameter(str(err)) from None
+        os.environ[ENV] = value  # read by mtlspec.limits, also in worker processes
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="mtlspec")
+@click.option("--max-memory", metavar="SIZE", callback=_max_memory, expose_value=False,
+              is_eager=True, help="Refuse work estimated to need more memory than SIZE "
+              "(16G by default; also $MTLSPEC_MAX_MEMORY).")
 def main() -> None:
     """Multi-task learning architectures as declarative specs."""
 

@@ -21,9 +21,14 @@ _AUTO_K = re.compile(r"^auto\((\d+)\)$")
 
 def _parse_shape(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
     match = _SHAPE.match(value)
-    if not match or not all(int(d) > 0 for d in match.groups()):
-        raise click.BadParameter(f"{value!r} is not CxHxW with positive sizes, e.g. 3x224x224")
-    return tuple(int(d) for d in match.groups())
+    if not match or not all(0 < int(d) < 2**31 for d in match.groups()):
+        raise click.BadParameter(f"{value!r} is not CxHxW with positive sizes below 2**31, "
+                                 "e.g. 3x224x224")
+    shape = tuple(int(d) for d in match.groups())
+    from mtlspec.limits import check_memory
+
+    check_memory(4 * shape[0] * shape[1] * shape[2], f"input {value}")
+    return shape
 
 
 def _parse_selection(ctx: click.Context, param: click.Parameter, value: str) -> Any:
@@ -31,7 +36,7 @@ def _parse_selection(ctx: click.Context, param: click.Parameter, value: str) -> 
     if text == "auto":
         return None
     match = _AUTO_K.match(text.replace(" ", ""))
-    if text.isdigit() or match:
+    if (text.isascii() and text.isdigit()) or match:
         k = int(match.group(1) if match else text)
         if k < 1:
             raise click.BadParameter("the number of blocks must be at least 1")
@@ -55,7 +60,7 @@ def _parse_args(ctx: click.Context, param: click.Parameter, values: tuple[str, .
             continue
         try:
             args[key.strip()] = ast.literal_eval(raw.strip())
-        except (ValueError, SyntaxError):
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             args[key.strip()] = raw.strip()  # a plain string, e.g. a layer name
     return args
 

@@ -29,8 +29,10 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in self.commands and name in self.lazy:
+            from mtlspec.cli.options import harden  # nan, inf and 10**100 refused everywhere
+
             module, attribute = self.lazy[name].split(":")
-            self.add_command(getattr(importlib.import_module(module), attribute), name)
+            self.add_command(harden(getattr(importlib.import_module(module), attribute)), name)
         return super().get_command(ctx, name)
 
 

@@ -5,6 +5,7 @@ Imported by every command module, so it stays light (click only; parsers from `m
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -68,9 +69,22 @@ def parse_data_options(pairs: tuple[str, ...]) -> dict[str, Any]:
             try:
                 out[key] = kind(value)
                 break
-            except ValueError:
+            except (ValueError, OverflowError):
                 pass
+        if isinstance(out[key], float) and not math.isfinite(out[key]):
+            raise MtlspecError(f"--data-option {key}={value}: not a finite number")
     return out
+
+
+def check_data_memory(spec: Any, options: dict[str, Any]) -> None:
+    """Refuse item counts (`train_size`, `val_size`, `test_size`) whose items, at the spec
+    input's size in float32, would not fit (`mtlspec.limits`)."""
+    from mtlspec.limits import check_memory
+
+    items = sum(v for k, v in options.items() if k.endswith("_size") and isinstance(v, int)
+                and not isinstance(v, bool) and k != "size")
+    item = math.prod(spec.input.shape[1:])
+    check_memory(items * item * 4, f"{items:,} data items of {item:,} values")
 
 
 def count_option(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
@@ -83,9 +97,99 @@ def count_option(ctx: click.Context, param: click.Parameter, value: str | None) 
     if value is None:
         return None
     try:
-        return parse_count(value)
-    except ValueError as err:
+        count = parse_count(value)
+    except (ValueError, ArithmeticError) as err:
         raise click.BadParameter(str(err)) from None
+    if count > MAX_INT:
+        raise click.BadParameter(f"{value!r} is larger than {MAX_INT}")
+    return count
+
+
+# ---------------------------------------------------------------------- number types
+MAX_INT = 2**63 - 1  # what torch, numpy and the OS take; larger is a typo, never a request
+MAX_SEED = 2**32 - 1  # numpy's seeds
+
+
+class _Checked:
+    """Mixin for click's number types: `check` runs on every converted value."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
+        out = super().convert(value, param, ctx)  # type: ignore[misc]
+        problem = self.check(out)
+        if problem:
+            self.fail(f"{value!r}: {problem}", param, ctx)  # type: ignore[attr-defined]
+        return out
+
+    def check(self, value: Any) -> str | None:
+        return None
+
+
+class FiniteFloat(_Checked, click.FloatRange):
+    """A float option that refuses nan and ±inf (and keeps any range it is given).
+
+    Example:
+        >>> FiniteFloat(min=0).convert("2.5", None, None)
+        2.5
+    """
+
+    def check(self, value: Any) -> str | None:
+        return None if value is None or math.isfinite(value) else "must be a finite number"
+
+
+class BoundedInt(_Checked, click.IntRange):
+    """An int option within ±MAX_INT (and any range it is given)."""
+
+    def check(self, value: Any) -> str | None:
+        if value is not None and abs(value) > MAX_INT:
+            return f"must be at most {MAX_INT} in size"
+        return None
+
+
+class Seed(BoundedInt):
+    """A random seed: 0 to 2**32 − 1 (what numpy, torch and Python all accept).
+
+    Example:
+        >>> Seed().convert("7", None, None)
+        7
+    """
+
+    def __init__(self) -> None:
+        super().__init__(min=0, max=MAX_SEED)
+
+
+class PositiveInt(BoundedInt):
+    """An int ≥ 1."""
+
+    def __init__(self) -> None:
+        super().__init__(min=1)
+
+
+def harden(command: click.Command) -> click.Command:
+    """Give every number option of `command` (and its subcommands) the checked types above:
+    floats refuse nan/inf, ints are bounded, `--seed` is a seed. Click's own FLOAT and INT
+    accept `nan` and 10**100; commands declare them freely and this runs when they load.
+    """
+    for param in command.params:
+        kind = param.type
+        if isinstance(kind, _Checked):
+            continue
+        if param.name in ("seed",) and isinstance(kind, click.types.IntParamType):
+            param.type = Seed()
+        elif isinstance(kind, click.types.FloatParamType):
+            param.type = _retyped(kind, FiniteFloat)
+        elif isinstance(kind, click.types.IntParamType):
+            param.type = _retyped(kind, BoundedInt)
+    for sub in getattr(command, "commands", {}).values():
+        harden(sub)
+    return command
+
+
+def _retyped(kind: click.ParamType, checked: type) -> click.ParamType:
+    if isinstance(kind, click.types._NumberRangeBase):
+        out = checked.__new__(checked)
+        out.__dict__.update(kind.__dict__)  # keep the range and how help shows it
+        return out
+    return checked()
 
 
 OUTPUT_FORMATS = ("text", "json", "github", "junit")

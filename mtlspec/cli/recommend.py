@@ -19,12 +19,18 @@ from mtlspec.errors import MtlspecError
 def _tasks_arg(text: str) -> list[str]:
     """`--tasks 4` → t0..t3; `--tasks a,b,c` → names."""
     text = text.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
+        if not 1 <= int(text) <= MAX_TASKS:
+            raise MtlspecError(f"--tasks {text}: a task count is between 1 and {MAX_TASKS}")
         return [f"t{i}" for i in range(int(text))]
     names = [t.strip() for t in text.split(",")]
-    if not all(names) or len(set(names)) != len(names):
-        raise MtlspecError(f"--tasks {text!r}: give a count or distinct comma-separated names")
+    if not all(n.isidentifier() for n in names) or len(set(names)) != len(names):
+        raise MtlspecError(f"--tasks {text!r}: give a positive task count or distinct "
+                           "comma-separated names (letters, digits and `_`)")
     return names
+
+
+MAX_TASKS = 64  # the layout space of even 20 tasks is beyond enumeration
 
 
 @click.command("enumerate")

@@ -55,8 +55,9 @@ def run_command(plan, data, data_options, epochs, batch_size, lr, seed, executor
     """
     from mtlspec.plan import ExecutorOptions, RunSettings, assemble_tables, load_manifest, run_plan
 
-    if epochs < 1 or batch_size < 1 or lr <= 0:
-        raise MtlspecError("--epochs and --batch-size must be at least 1 and --lr positive")
+    if epochs < 1 or batch_size < 1 or lr <= 0 or threads < 1 or (workers or 1) < 1:
+        raise MtlspecError("--epochs, --batch-size, --threads and --workers must be at least 1 "
+                           "and --lr positive")
     if tables_only:
         written = assemble_tables(plan, load_manifest(plan))
         click.echo(json.dumps({"tables": [str(p) for p in written]}) if as_json else

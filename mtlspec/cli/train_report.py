@@ -7,9 +7,7 @@ each single-task run's report can be passed as it is.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import click
@@ -32,10 +30,9 @@ def read_baselines(paths: Sequence[str]) -> dict[str, Any]:
     """
     merged: dict[str, Any] = {}
     for path in paths:
-        try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, ValueError) as err:
-            raise MtlspecError(f"cannot read baseline {path}: {err}") from None
+        from mtlspec.inputs import load_json
+
+        data = load_json(path, "baseline")
         if isinstance(data, dict) and "all_metrics" in data:
             data = data["all_metrics"]
         elif isinstance(data, dict) and "metrics" in data:

@@ -83,6 +83,9 @@ def train_once(options: dict[str, Any]) -> dict[str, Any]:
     data_options = dict(o["data_options"])
     if o["train_size"]:
         data_options["train_size"] = o["train_size"]
+    from mtlspec.cli.options import check_data_memory
+
+    check_data_memory(doc.spec, data_options)  # before the data set is built
     settings = RunSettings(data=o["data"], data_options=data_options, epochs=o["epochs"],
                            batch_size=o["batch_size"], lr=o["lr"], seed=o["seed"],
                            weighting=o["weighting"], augment=o["augment"],

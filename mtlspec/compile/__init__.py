@@ -6,6 +6,7 @@ declaration order, and which carries `spec` (the IR) and `task_names`.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
@@ -50,6 +51,11 @@ def compile(  # the stage's public function is named after it (DESIGN §1)
         >>> type(compile(load("specs/nyuv2_dag.mtl").spec)).__name__
         'DagModel'
     """
+    from mtlspec.limits import check_memory
+
+    shape = spec.input.shape
+    check_memory(math.prod(shape) * torch.finfo(spec_dtype(spec)).bits // 8,
+                 f"input {spec.input.dtype}[{', '.join(map(str, shape))}]")
     model = _COMPILERS[spec.kind](spec, Path(base_dir), allow_import)
     target = dtype or spec_dtype(spec)
     return model if target == torch.float32 else model.to(target)

@@ -249,8 +249,8 @@ class DagModel(nn.Module):
             t.name: build_head(t.head, in_channels=channels, size=shape[-2:]) for t in spec.tasks
         })
         # The stem's output shape, from a copy on the meta device: no arithmetic, and the real
-        # stem's BatchNorm statistics stay untouched.
-        probe = copy.deepcopy(self.stem).to("meta")
+        # stem's BatchNorm statistics stay untouched; eval: a 1x1 state of batch 1 is fine.
+        probe = copy.deepcopy(self.stem).to("meta").eval()
         self.state_shape = tuple(probe(torch.empty(shape, device="meta")).shape)
 
     def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:

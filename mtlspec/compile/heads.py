@@ -164,4 +164,8 @@ def build_head(head: ir.Call, *, in_channels: int, size: tuple[int, int],
             f"head `{head.name}` needs a spatial feature map, but the backbone's output is "
             f"pooled (N×{in_channels}); use a pooled head (linear, mlp) or a backbone that "
             "ends in a feature map")
+    from mtlspec.backbone.memory import check_build
+
+    check_build(lambda: builder(in_channels=in_channels, size=size, **head.args),
+                f"head {head.name}")
     return builder(in_channels=in_channels, size=size, **head.args)

@@ -17,7 +17,6 @@ raises `MtlspecError` (exit 2) naming the file and the problem. Torch-free.
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -146,10 +145,9 @@ def load_saved(text: str, where: str) -> SavedCost:
         ...
         mtlspec.errors.MtlspecError: base.json: a cost report of format version 9; this ...
     """
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise MtlspecError(f"{where}: not a saved cost report: invalid JSON ({err})") from None
+    from mtlspec.inputs import parse_json
+
+    data = parse_json(text, where)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise MtlspecError(f'{where}: not a saved cost report (no "format": "{FORMAT}"); '
                            "write one with `mtlspec cost SPEC --save FILE`")

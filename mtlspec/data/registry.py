@@ -192,6 +192,9 @@ def _call(name: str, builder: Callable[..., Any], args: tuple, tasks: Sequence[s
                  and accepted[k].kind is accepted[k].KEYWORD_ONLY]
         raise MtlspecError(f"data set {name} has no option {', '.join(unknown)}; its options: "
                            f"{', '.join(known) or 'none'}")
+    for key, value in options.items():
+        if key in accepted:
+            _check_option_type(name, key, value, accepted[key].default)
     kwargs = dict(options)
     for key, value in (("tasks", tasks), ("seed", seed), *sizes.items()):
         if key in accepted or takes_any:
@@ -201,6 +204,25 @@ def _call(name: str, builder: Callable[..., Any], args: tuple, tasks: Sequence[s
         raise MtlspecError(f"data set {name} returned {type(data).__name__}, not "
                            "mtlspec.data.DataSplits(train, val, test, tasks={...})")
     return data
+
+
+def _check_option_type(name: str, key: str, value: Any, default: Any) -> None:
+    """An option's value has the type of the builder's default (an int option gets an
+    integer): otherwise the builder would fail deep inside with a TypeError."""
+    if default is None or default is inspect.Parameter.empty:
+        return
+    if isinstance(default, bool):
+        ok, kind = isinstance(value, bool) or value in (0, 1), "true or false (1 or 0)"
+    elif isinstance(default, int):
+        ok, kind = isinstance(value, int) and not isinstance(value, bool), "an integer"
+    elif isinstance(default, float):
+        ok, kind = isinstance(value, int | float) and not isinstance(value, bool), "a number"
+    elif isinstance(default, str):
+        ok, kind = isinstance(value, str), "text"
+    else:
+        return
+    if not ok:
+        raise MtlspecError(f"data set {name}: option {key} takes {kind}, got {value!r}")
 
 
 def _finish(data: DataSplits, name: str, tasks: Sequence[str] | None,

@@ -18,6 +18,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,9 +127,15 @@ def _context(preload: Sequence[str]) -> multiprocessing.context.BaseContext:
 
 def _local(fn: Callable[[Any], Any], jobs: list[Any], options: ExecutorOptions,
            preload: Sequence[str]) -> Iterator[tuple[Any, Any]]:
+    from mtlspec.plan.lifeline import terminate_on_sigterm, watch_parent
+
     workers = min(options.workers or os.cpu_count() or 1, len(jobs))
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(preload))
+    # Workers exit when this process dies, even by SIGKILL; SIGTERM unwinds through `finally`.
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(preload),
+                               initializer=watch_parent, initargs=(os.getpid(),))
     pending: set[Future] = set()
+    stack = ExitStack()
+    stack.enter_context(terminate_on_sigterm())
     try:
         futures: dict[Future, Any] = {pool.submit(fn, job): job for job in jobs}
         pending = set(futures)
@@ -145,6 +152,7 @@ def _local(fn: Callable[[Any], Any], jobs: list[Any], options: ExecutorOptions,
             for process in list(getattr(pool, "_processes", {}).values()):
                 process.terminate()
         pool.shutdown(wait=not pending, cancel_futures=True)
+        stack.close()
 
 
 def _ray_init(ray: Any, options: ExecutorOptions) -> bool:

@@ -31,17 +31,23 @@ MANIFEST = "manifest.json"
 _SAFE_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+@=-]*\Z")  # an id names results/<id>.json
 
 
+MAX_ID = 200  # `results/<id>.json` stays within the 255-byte file name limit
+ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_+@.=-]*$"  # task names, `+`, `@branch`, `@0.5`
+
+
 class Entry(BaseModel):
     """One spec to train."""
 
-    model_config = ConfigDict(extra="forbid")
-    id: str = Field(min_length=1)
-    spec: str = Field(min_length=1)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    # An id names the result file (`results/<id>.json`): checked before any training, so a
+    # 300-character id cannot train and then fail to be written.
+    id: str = Field(min_length=1, max_length=MAX_ID, pattern=ID_PATTERN)
+    spec: str = Field(min_length=1, max_length=1000)
     tasks: list[str] = Field(min_length=1)
-    branch_point: int | None = None
-    width: float = 1.0
-    gmacs: float = Field(validation_alias=AliasChoices("gmacs", "gflops"))
-    params: int
+    branch_point: int | None = Field(default=None, ge=0, le=10_000)
+    width: float = Field(default=1.0, gt=0, le=1e6)
+    gmacs: float = Field(validation_alias=AliasChoices("gmacs", "gflops"), ge=0)
+    params: int = Field(ge=0, le=2**63 - 1)
 
 
 class Manifest(BaseModel):
@@ -127,12 +133,11 @@ with `mtlspec recommend plan` or `mtlspec group plan`
             raise MtlspecError(f"{path} holds no manifest.json; write a plan first with "
                                "`mtlspec recommend plan` or `mtlspec group plan`")
         path = path / MANIFEST
+    from mtlspec.inputs import parse_json, read_text
+
+    data = parse_json(read_text(path, "manifest"), str(path))
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise MtlspecError(f"cannot read {path}: {err.strerror or err}") from None
-    try:
-        manifest = Manifest.model_validate_json(text)
+        manifest = Manifest.model_validate(data)
     except ValidationError as err:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'manifest'}: {e['msg']}"

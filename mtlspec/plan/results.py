@@ -6,12 +6,15 @@ called on its own (`mtlspec run PLAN --tables-only`) after results were copied f
 
 from __future__ import annotations
 
-import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from mtlspec.errors import MtlspecError
+from pydantic import BaseModel, ConfigDict, Field
+
+from mtlspec.errors import CheckFailed, MtlspecError
+from mtlspec.inputs import load_json, validate_json
 from mtlspec.io import write_atomic
 from mtlspec.plan.manifest import Manifest
 from mtlspec.plan.pairs import pairs_from_results
@@ -42,15 +45,50 @@ def load_results(plan_dir: str | Path, manifest: Manifest) -> dict[str, dict[str
     """
     results, missing = {}, []
     for entry in manifest.entries:
-        try:
-            text = result_path(plan_dir, entry.id).read_text(encoding="utf-8")
-            results[entry.id] = json.loads(text)
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        path = result_path(plan_dir, entry.id)
+        if not path.is_file():
             missing.append(entry.id)
+            continue
+        results[entry.id] = check_result(entry.id, load_json(path, "result", allow_nan=True),
+                                         str(path))
     if missing:
         raise MtlspecError(f"{plan_dir}: {len(missing)} of {len(manifest.entries)} runs have "
                            f"no result yet (first: {missing[0]}); run `mtlspec run {plan_dir}`")
     return results
+
+
+class _Result(BaseModel):
+    """The fields of a result record the tables read (others are kept as they are)."""
+
+    model_config = ConfigDict(extra="allow")
+    val: dict[str, float]
+    test: dict[str, float] = Field(default_factory=dict)
+    directions: dict[str, Literal["max", "min"]]
+    metric_names: dict[str, str] = Field(default_factory=dict)
+
+
+def check_result(entry_id: str, record: Any, source: str) -> dict[str, Any]:
+    """A result record with numeric metrics and known directions.
+
+    Raises:
+        MtlspecError: a field missing or of the wrong type (exit 2, naming the file).
+        CheckFailed: a metric that is NaN or infinite (exit 1, naming the entry).
+
+    Example:
+        >>> check_result("a", {"val": {"a": float("nan")}, "directions": {"a": "max"}}, "r")
+        Traceback (most recent call last):
+        ...
+        mtlspec.errors.CheckFailed: entry `a`: val metric of `a` is nan (training diverged?); ...
+    """
+    checked = validate_json(record, _Result, source)
+    for split in ("val", "test"):
+        for task, value in getattr(checked, split).items():
+            if not math.isfinite(value):
+                raise CheckFailed(f"entry `{entry_id}`: {split} metric of `{task}` is {value} "
+                                  "(training diverged?); retrain it with `mtlspec run "
+                                  "--force` or other settings")
+    return {**record, **checked.model_dump(include={"val", "test", "directions",
+                                                    "metric_names"})}
 
 
 def directions(results: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from collections.abc import Callable
 from contextlib import closing
@@ -271,6 +272,9 @@ def run_plan(
             if isinstance(outcome, BaseException):
                 report.failed[job.id] = f"{type(outcome).__name__}: {outcome}"
                 message = f"{job.id}: failed: {report.failed[job.id]}"
+            elif not _finite(outcome):
+                report.failed[job.id] = "a metric is NaN or infinite (training diverged?)"
+                message = f"{job.id}: failed: {report.failed[job.id]}"
             else:
                 _record(plan_dir, job, outcome)
                 report.trained.append(job.id)
@@ -282,6 +286,10 @@ def run_plan(
         report.tables = [str(p) for p in assemble_tables(plan_dir, manifest)]
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _finite(outcome: dict[str, Any]) -> bool:
+    return all(math.isfinite(v) for split in ("val", "test") for v in outcome[split].values())
 
 
 def job_device(device: str | None, options: ExecutorOptions) -> str | None:

@@ -33,6 +33,21 @@ class Signature:
     one_of: tuple[tuple[str, ...], ...] = ()
     summary: str = ""
     positive: frozenset[str] = field(default_factory=frozenset)
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def range_of(self, arg: str) -> tuple[float, float] | None:
+        """The inclusive (low, high) every value of `arg` must lie in (list items each)."""
+        return self.ranges.get(arg)
+
+
+# Ranges declared once here and checked by `validate` (every value of a list each): beyond
+# them torch refuses the module, or it could not fit in memory. Widths and class counts are
+# capped so that one layer stays below a few GB; `mtlspec.cost` estimates the whole model.
+MAX_WIDTH = 65_536
+MAX_CLASSES = 1_000_000
+MAX_LIST_ITEMS = 64  # `hidden=[...]`, `rates=[...]`
+_WIDTH = (1, MAX_WIDTH)
+_OUT_RANGES = {"classes": (1, MAX_CLASSES), "out": (1, MAX_CLASSES)}
 
 
 _OUT = {"classes": INT, "out": INT}
@@ -44,6 +59,7 @@ HEADS: dict[str, Signature] = {
         one_of=(("classes", "out"),),
         summary="global average pool, then one fully connected layer",
         positive=_POSITIVE_OUT,
+        ranges={**_OUT_RANGES, "dropout": (0, 1)},
     ),
     "conv": Signature(
         {**_OUT, "hidden": INT},
@@ -51,18 +67,21 @@ HEADS: dict[str, Signature] = {
         summary="1x1 convolution (optionally after a 3x3 conv of `hidden` channels), "
         "upsampled to the input size",
         positive=_POSITIVE_OUT | {"hidden"},
+        ranges={**_OUT_RANGES, "hidden": _WIDTH},
     ),
     "aspp": Signature(
         {**_OUT, "rates": INT_LIST, "channels": INT},
         one_of=(("classes", "out"),),
         summary="DeepLab atrous spatial pyramid pooling, upsampled to the input size",
         positive=_POSITIVE_OUT | {"channels"},
+        ranges={**_OUT_RANGES, "channels": _WIDTH, "rates": (1, 64)},
     ),
     "mlp": Signature(
         {**_OUT, "hidden": INT_LIST, "dropout": FLOAT},
         one_of=(("classes", "out"),),
         summary="global average pool, then fully connected layers of `hidden` widths",
         positive=_POSITIVE_OUT,
+        ranges={**_OUT_RANGES, "hidden": _WIDTH, "dropout": (0, 1)},
     ),
 }
 
@@ -74,6 +93,7 @@ STEM_OPS: dict[str, Signature] = {
         one_of=(("out",),),
         summary="conv-BN-ReLU from the input image to the first hidden state",
         positive=frozenset({"out", "stride", "kernel"}),
+        ranges={"out": _WIDTH, "stride": (1, 64), "kernel": (1, 31)},
     ),
 }
 EDGE_OPS: dict[str, Signature] = {
@@ -89,12 +109,15 @@ BUILTIN_BACKBONES: dict[str, Signature] = {
         {"depth": INT, "width": INT, "in_channels": INT},
         summary="small conv-BN-ReLU stack for fast tests and small images",
         positive=frozenset({"depth", "width", "in_channels"}),
+        ranges={"depth": (1, 256), "width": _WIDTH, "in_channels": _WIDTH},
     ),
     "resnet": Signature(
         {"stages": INT, "blocks": INT, "width": INT, "in_channels": INT},
         summary="small ResNet (3x3 stem, basic residual blocks, width doubling per stage) "
         "for small images and dense tasks",
         positive=frozenset({"stages", "blocks", "width", "in_channels"}),
+        ranges={"stages": (1, 16), "blocks": (1, 256), "width": _WIDTH,
+                "in_channels": _WIDTH},
     ),
 }
 
@@ -123,6 +146,50 @@ TORCHVISION_BACKBONES: frozenset[str] = frozenset({
 # `mtlspec validate` rejects them early, with the reason. Empty since ViTs are supported
 # (their tokens are reshaped to the patch grid for dense heads).
 UNSUPPORTED_BACKBONES: dict[str, str] = {}
+
+# Attributes of torch's module containers: a task or network of this name would clash with
+# them in the compiled model's `nn.ModuleDict` (tests/compile/test_reserved.py keeps the list
+# in step with torch). Names spelled `__x__` are reserved too.
+RESERVED_NAMES: frozenset[str] = frozenset({
+    "T_destination", "add_module", "append", "apply", "bfloat16", "buffers", "call_super_init",
+    "children", "clear", "compile", "cpu", "cuda", "double", "dump_patches", "eval", "extend",
+    "extra_repr", "float", "forward", "get_buffer", "get_extra_state", "get_parameter",
+    "get_submodule", "half", "insert", "ipu", "items", "keys", "load_state_dict", "modules",
+    "mtia", "named_buffers", "named_children", "named_modules", "named_parameters",
+    "parameters", "pop", "register_backward_hook", "register_buffer", "register_forward_hook",
+    "register_forward_pre_hook", "register_full_backward_hook",
+    "register_full_backward_pre_hook", "register_load_state_dict_post_hook",
+    "register_load_state_dict_pre_hook", "register_module", "register_parameter",
+    "register_state_dict_post_hook", "register_state_dict_pre_hook", "requires_grad_",
+    "set_extra_state", "set_submodule", "share_memory", "state_dict", "to", "to_empty",
+    "train", "training", "type", "update", "values", "xpu", "zero_grad",
+})
+
+
+def is_reserved_name(name: str) -> bool:
+    """A name the compiled model cannot hold as a submodule name.
+
+    Example:
+        >>> is_reserved_name("state_dict"), is_reserved_name("__class__"), is_reserved_name("depth")
+        (True, True, False)
+    """
+    return name in RESERVED_NAMES or (name.startswith("_") and name[1:2] == "_") or (
+        name.startswith("_") and name.lstrip("_") in _PRIVATE)
+
+
+# torch.nn.Module's own private attributes (`_modules`, `_parameters`, ...), without `_`.
+_PRIVATE = frozenset({
+    "apply", "backward_hooks", "backward_pre_hooks", "buffers", "call_impl",
+    "compiled_call_impl", "forward_hooks", "forward_hooks_always_called",
+    "forward_hooks_with_kwargs", "forward_pre_hooks", "forward_pre_hooks_with_kwargs",
+    "get_backward_hooks", "get_backward_pre_hooks", "get_item_by_idx", "get_name",
+    "is_full_backward_hook", "load_from_state_dict", "load_state_dict_post_hooks",
+    "load_state_dict_pre_hooks", "maybe_warn_non_full_backward_hook", "modules",
+    "named_members", "non_persistent_buffers_set", "parameters",
+    "register_load_state_dict_pre_hook", "register_state_dict_hook",
+    "replicate_for_data_parallel", "save_to_state_dict", "slow_forward", "state_dict_hooks",
+    "state_dict_pre_hooks", "version", "wrapped_call_impl",
+})
 
 DTYPES: frozenset[str] = frozenset({"float", "float16", "bfloat16"})
 

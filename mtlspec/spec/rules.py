@@ -121,6 +121,7 @@ def task_problems(tasks: Sequence[ir.Task]) -> Iterator[Problem]:
     for i, task in enumerate(tasks):
         if task.name in seen:
             yield Problem(("tasks", i, "name"), f"task `{task.name}` is declared twice")
+        yield from reserved_name_problems(task.name, "task", ("tasks", i, "name"))
         seen.add(task.name)
         yield from call_problems(task.head, catalog.HEADS, "head", ("tasks", i, "head"))
 
@@ -145,6 +146,8 @@ def call_problems(
             yield Problem(where, f"argument `{key}` of `{c.name}` must be {_article(kind)}")
         elif key in sig.positive and _not_positive(val):
             yield Problem(where, f"argument `{key}` of `{c.name}` must be positive")
+        else:
+            yield from _range_problems(c.name, key, val, sig.range_of(key), where)
     for group in sig.one_of:
         given = [k for k in group if k in c.args]
         if len(given) != 1:
@@ -153,6 +156,26 @@ def call_problems(
             yield Problem(path, f"{what} `{c.name}` {verb} {names}",
                           "e.g. `classes=13` for logits, `out=1` for a regression map"
                           if "classes" in group else None)
+
+
+def _range_problems(name: str, key: str, val: ir.Value, bounds: tuple[float, float] | None,
+                    where: Path_) -> Iterator[Problem]:
+    values = val if isinstance(val, tuple) else (val,)
+    if len(values) > catalog.MAX_LIST_ITEMS:
+        yield Problem(where, f"argument `{key}` of `{name}` lists {len(values)} values; at "
+                      f"most {catalog.MAX_LIST_ITEMS}")
+    if bounds is None:
+        return
+    low, high = bounds
+    bad = [v for v in values if not low <= v <= high]
+    if bad:
+        shown = bad[0] if len(repr(bad[0])) <= 20 else f"{repr(bad[0])[:12]}… (too large)"
+        yield Problem(where, f"argument `{key}` of `{name}` must be between {_num(low)} and "
+                      f"{_num(high)}, got {shown}")
+
+
+def _num(x: float) -> str:
+    return f"{x:_}".replace("_", ",") if isinstance(x, int) else f"{x:g}"
 
 
 def _has_kind(val: ir.Value, kind: str) -> bool:
@@ -212,6 +235,33 @@ def _latency_problems(latency: ir.Latency) -> Iterator[Problem]:
         value = getattr(latency, name)
         if value is not None and value < 1:
             yield Problem(path, f"`{name}` of `latency_ms` must be at least 1, got {value}")
+
+
+def reserved_name_problems(name: str, what: str, path: Path_) -> Iterator[Problem]:
+    """A name that would clash with an attribute of the compiled torch module."""
+    if catalog.is_reserved_name(name):
+        yield Problem(path, f"{what} name `{name}` is reserved: the compiled model (a torch "
+                      "module) has an attribute of that name",
+                      f"rename the {what}, e.g. `{name.strip('_')}_{what}`")
+
+
+def builtin_backbone_problems(ref: str, args: dict[str, ir.Value], inp: ir.TensorInput,
+                              path: Path_) -> Iterator[Problem]:
+    """Arguments of a built-in backbone: known, of their kind and range, and an
+    `in_channels` that matches the input's channels."""
+    images = ref.startswith("torchvision.") or ref in catalog.BUILTIN_BACKBONES
+    if images and len(inp.shape) != 4:
+        yield Problem(("input",), f"`{ref}` takes images: the input must be [N, C, H, W], "
+                      f"got {len(inp.shape)} dimensions")
+    if ref not in catalog.BUILTIN_BACKBONES:
+        return
+    yield from call_problems(ir.Call(name=ref, args=args), catalog.BUILTIN_BACKBONES,
+                             "backbone", path)
+    channels = args.get("in_channels", 3)
+    if len(inp.shape) == 4 and isinstance(channels, int) and channels != inp.shape[1]:
+        where = (*path, "args", "in_channels") if "in_channels" in args else path
+        yield Problem(where, f"`{ref}` takes {channels} input channels but the input has "
+                      f"{inp.shape[1]}", f"write `{ref}(in_channels={inp.shape[1]})`")
 
 
 def backbone_ref_problems(ref: str, path: Path_) -> Iterator[Problem]:

@@ -20,9 +20,11 @@ from mtlspec.spec.rules import (
     Problem,
     backbone_ref_problems,
     budget_problems,
+    builtin_backbone_problems,
     call_problems,
     did_you_mean,
     input_problems,
+    reserved_name_problems,
     spelling_problems,
     task_problems,
     task_ref_problems,
@@ -86,6 +88,7 @@ def find_problems(spec: ir.AnySpec) -> list[Problem]:
 def _tree(spec: ir.TreeSpec) -> Iterator[Problem]:
     bb = spec.backbone
     yield from backbone_ref_problems(bb.ref, ("backbone", "ref"))
+    yield from builtin_backbone_problems(bb.ref, bb.args, spec.input, ("backbone",))
     if isinstance(bb.blocks, ir.AutoBlocks) and bb.blocks.count is not None and bb.blocks.count < 1:
         yield Problem(("backbone", "blocks"), "the block count must be at least 1")
     if isinstance(bb.blocks, ir.CutAfter):
@@ -143,6 +146,11 @@ def _dag(spec: ir.DagSpec) -> Iterator[Problem]:
                       f"{max(c.states - 1, 1)}, got {c.flow}",
                       "flow M allows edges i→j with 0 < j−i ≤ M; M = states−1 is the complete DAG")
     yield from call_problems(c.stem, catalog.STEM_OPS, "stem op", ("central", "stem"))
+    stride = c.stem.args.get("stride", 1)
+    if (len(spec.input.shape) == 4 and isinstance(stride, int)
+            and stride > min(spec.input.shape[2:])):
+        yield Problem(("central", "stem", "args", "stride"), f"the stem's stride {stride} is "
+                      f"larger than the input ({spec.input.shape[2]}x{spec.input.shape[3]})")
     yield from call_problems(c.edge, catalog.EDGE_OPS, "edge op", ("central", "edge"))
     known = {t.name for t in spec.tasks}
     covered: set[str] = set()
@@ -198,7 +206,9 @@ def _grouping(spec: ir.GroupingSpec) -> Iterator[Problem]:
         if net.name in names:
             yield Problem((*path, "name"), f"network `{net.name}` is declared twice")
         names.add(net.name)
+        yield from reserved_name_problems(net.name, "network", (*path, "name"))
         yield from backbone_ref_problems(net.backbone, (*path, "backbone"))
+        yield from builtin_backbone_problems(net.backbone, net.args, spec.input, path)
         if not math.isfinite(net.width) or net.width <= 0:
             yield Problem((*path, "width"), f"`width` must be positive, got {net.width}")
         if not net.trains:

@@ -284,10 +284,10 @@ def _restore(path: Path, config: dict[str, Any], model: nn.Module, parts: Parts)
         if state.get("best"):
             parts.best.load_state_dict(state["best"])
         parts.amp.load_state_dict(state.get("amp", {}))
-    except (RuntimeError, ValueError, KeyError) as err:
+        set_rng_state(state["rng"])
+        return RunState(**state["run"])
+    except (RuntimeError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise MtlspecError(f"checkpoint {path} does not fit this model: {err}") from None
-    set_rng_state(state["rng"])
-    return RunState(**state["run"])
 
 
 def _train_parts(model: nn.Module, parts: dict[str, nn.Module], data: DataSplits, *,

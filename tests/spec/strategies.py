@@ -50,7 +50,9 @@ def names(first: str = _FIRST, rest: str = _REST, max_size: int = 7) -> st.Searc
     return st.builds(operator.add, st.sampled_from(first), st.text(rest, max_size=max_size))
 
 
-identifiers = st.one_of(names(), st.sampled_from(KEYWORDS))
+# Names a compiled torch module reserves (`to`, `eval`, ...) are rejected by `validate`.
+identifiers = st.one_of(names(), st.sampled_from(KEYWORDS)).filter(
+    lambda n: not catalog.is_reserved_name(n))
 
 # Spec strings: anything but \n and \r (spec text has no escape for them). Quotes,
 # backslashes, `#`, tabs, braces, non-ASCII, and what str.splitlines() (but not the grammar)
@@ -82,7 +84,16 @@ network_kwargs = st.dictionaries(identifiers.filter(lambda k: k != "width"), val
 
 
 # ---------------------------------------------------------------------- catalogue calls
-def _value_of_kind(kind: str, positive: bool) -> st.SearchStrategy[ir.Value]:
+def _value_of_kind(kind: str, positive: bool,
+                   bounds: tuple[float, float] | None = None) -> st.SearchStrategy[ir.Value]:
+    if bounds is not None:  # the catalogue's declared range
+        low, high = bounds
+        if kind == catalog.FLOAT:
+            return st.floats(min_value=low, max_value=high)
+        item = st.integers(min_value=int(low), max_value=int(high))
+        if kind == catalog.INT_LIST:
+            return st.one_of(item, st.lists(item, min_size=1, max_size=4).map(tuple))
+        return item
     if kind == catalog.INT:
         return positive_ints if positive else ints
     if kind == catalog.FLOAT:
@@ -103,7 +114,8 @@ def _call_of(name: str, sig: catalog.Signature) -> st.SearchStrategy[ir.Call]:
     every value of the kind the entry declares, arguments in any order."""
     grouped = {k for group in sig.one_of for k in group}
     optional = sorted(k for k in sig.args if k not in grouped)
-    value_of = {k: _value_of_kind(kind, k in sig.positive) for k, kind in sig.args.items()}
+    value_of = {k: _value_of_kind(kind, k in sig.positive, sig.range_of(k))
+                for k, kind in sig.args.items()}
     chosen = st.tuples(
         st.tuples(*(st.sampled_from(group) for group in sig.one_of)),
         st.lists(st.sampled_from(optional), unique=True) if optional else st.just([]),
@@ -131,7 +143,9 @@ inputs = st.builds(
     ir.TensorInput,
     name=identifiers,
     dtype=st.sampled_from(sorted(catalog.DTYPES)),
-    shape=st.lists(st.integers(1, 2**31 - 1), min_size=1, max_size=5).map(tuple),
+    # a 4-d input's channels fit a built-in backbone's `in_channels` range
+    shape=st.lists(st.integers(1, 2**31 - 1), min_size=1, max_size=5).map(
+        lambda s: (s[0], min(s[1], catalog.MAX_WIDTH), *s[2:]) if len(s) == 4 else tuple(s)),
 )
 task_names = st.lists(identifiers, min_size=1, max_size=5, unique=True)
 
@@ -185,6 +199,29 @@ def partitions(draw, items: list[str]) -> list[frozenset[str]]:
     return [frozenset(g) for g in groups.values()]
 
 
+def _images(inp: ir.TensorInput, refs: list[str]) -> ir.TensorInput:
+    """A 4-d input when a built-in or torchvision backbone reads it (they take images)."""
+    if len(inp.shape) == 4 or not any(r in catalog.BUILTIN_BACKBONES
+                                      or r.startswith("torchvision.") for r in refs):
+        return inp
+    shape = (*inp.shape, 1, 1, 1, 1)[:4]
+    return inp.model_copy(update={"shape": (shape[0], min(shape[1], catalog.MAX_WIDTH),
+                                            *shape[2:])})
+
+
+def _backbone_args(draw, ref: str, inp: ir.TensorInput, drop: tuple[str, ...] = (),
+                   other: st.SearchStrategy[dict] = kwargs) -> dict[str, ir.Value]:
+    """Any arguments for user code and torchvision (checked when built); a built-in's own,
+    in their ranges, with `in_channels` matching a 4-d input."""
+    sig = catalog.BUILTIN_BACKBONES.get(ref)
+    if sig is None:
+        return draw(other)
+    args = {k: v for k, v in draw(_call_of(ref, sig)).args.items() if k not in drop}
+    if len(inp.shape) == 4 and ("in_channels" in args or inp.shape[1] != 3):
+        args["in_channels"] = inp.shape[1]  # `inputs` keeps it within the range
+    return args
+
+
 def _tasks(draw, task_list: list[str]) -> tuple[ir.Task, ...]:
     return tuple(ir.Task(name=name, head=draw(heads)) for name in task_list)
 
@@ -228,15 +265,17 @@ def block_selections(draw, blocks: int) -> ir.AutoBlocks | ir.CutAfter:
 def tree_specs(draw) -> ir.TreeSpec:
     task_list = draw(task_names)
     blocks = draw(st.integers(1, 6))
+    ref = draw(backbone_refs)
+    inp = _images(draw(inputs), [ref])
     backbone = ir.Backbone(
-        ref=draw(backbone_refs),
-        args=draw(kwargs),
+        ref=ref,
+        args=_backbone_args(draw, ref, inp),
         blocks=draw(block_selections(blocks)),
         allow_import=draw(st.booleans()),
     )
     return ir.TreeSpec(
         name=draw(identifiers),
-        input=draw(inputs),
+        input=inp,
         backbone=backbone,
         tasks=_tasks(draw, task_list),
         layout=draw(layouts(task_list, blocks)),
@@ -270,16 +309,20 @@ def dag_specs(draw) -> ir.DagSpec:
     task_list = draw(task_names)
     states = draw(st.integers(1, 10))
     flow = draw(st.integers(1, max(states - 1, 1)))
+    inp = draw(inputs)
+    stem = draw(catalog_calls("STEM_OPS"))
+    if len(inp.shape) == 4 and stem.args.get("stride", 1) > min(inp.shape[2:]):
+        stem = ir.Call(name=stem.name, args={**stem.args, "stride": min(inp.shape[2:])})
     central = ir.Central(
         states=states,
         flow=flow,
-        stem=draw(catalog_calls("STEM_OPS")),
+        stem=stem,
         edge=draw(catalog_calls("EDGE_OPS")),
     )
     order = draw(st.permutations(task_list))
     return ir.DagSpec(
         name=draw(identifiers),
-        input=draw(inputs),
+        input=inp,
         central=central,
         tasks=_tasks(draw, task_list),
         topologies=tuple(draw(topologies(t, states, flow)) for t in order),
@@ -300,20 +343,22 @@ def grouping_specs(draw) -> ir.GroupingSpec:
     served = draw(st.permutations(served))
     net_names = draw(st.lists(identifiers, min_size=len(served), max_size=len(served),
                               unique=True))
+    refs = [draw(backbone_refs) for _ in served]
+    inp = _images(draw(inputs), refs)
     networks = []
-    for net_name, serves in zip(net_names, served, strict=True):
+    for net_name, serves, ref in zip(net_names, served, refs, strict=True):
         extra = draw(st.sets(st.sampled_from(task_list), min_size=0 if serves else 1))
         networks.append(ir.Network(
             name=net_name,
-            backbone=draw(backbone_refs),
-            args=draw(network_kwargs),
+            backbone=ref,
+            args=_backbone_args(draw, ref, inp, ("width",), network_kwargs),
             width=draw(widths),
             trains=frozenset(serves | extra),
             serves=serves,
         ))
     return ir.GroupingSpec(
         name=draw(identifiers),
-        input=draw(inputs),
+        input=inp,
         tasks=_tasks(draw, task_list),
         networks=tuple(networks),
         budget=draw(budgets_with_units),

@@ -7,7 +7,6 @@ trunk (0: a network of its own from the input, B: every block shared). In the la
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -82,22 +81,16 @@ def read_arch(source: str | Path | Mapping) -> dict[int, int]:
             "architecture; `import conal` reads the arch.json a CoNAL search writes, e.g. "
             '{"0": 5, "1": 3} (task index → stages shared)')
     else:
-        try:
-            text = Path(source).read_text(encoding="utf-8")
-        except OSError as err:
-            raise MtlspecError(f"cannot read {source}: {err.strerror or err}") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise MtlspecError(f"{source}:{err.lineno}:{err.colno}: invalid JSON: {err.msg}"
-                               ) from None
+        from mtlspec.inputs import load_json
+
+        data = load_json(source, "architecture")
     if not isinstance(data, Mapping):
         raise MtlspecError(f"{where}: expected a JSON object such as {{\"0\": 5, \"1\": 3}} "
                            f"(task index → shared stages), got {type(data).__name__}")
     out: dict[int, int] = {}
     for key, value in data.items():
         text_key = str(key).strip()
-        if not text_key.isdigit():
+        if not (text_key.isascii() and text_key.isdigit()):
             raise MtlspecError(f"{where}: key {key!r} is not a task index (0, 1, 2, ...)")
         if isinstance(value, bool) or not isinstance(value, int):
             raise MtlspecError(f"{where}: task {key}: shared stages must be an integer, "

@@ -107,6 +107,9 @@ def make_table(
         if cand.name in seen:
             raise MtlspecError(f"{where}two networks are called `{cand.name}`",)
         seen.add(cand.name)
+    from mtlspec.search.grouping.size import check_size  # said before any search starts
+
+    check_size(source, len(tasks), [len(c.loss) for c in candidates])
     return CandidateTable(tuple(tasks), tuple(candidates), cost_unit, direction, source)
 
 

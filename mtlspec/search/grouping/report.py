@@ -172,7 +172,12 @@ def parse_sweep(text: str) -> list[float]:
         raise MtlspecError(f"--sweep expects START:STOP:STEP, e.g. 1:5:0.5; got `{text}`") from None
     if step <= 0 or stop < start or start < 0:
         raise MtlspecError(f"--sweep {text}: need 0 ≤ START ≤ STOP and STEP > 0")
-    count = int((stop - start) / step) + 1
+    try:  # 0:1e9999999999:1 overflows the decimal context: as many points as too many
+        count = int((stop - start) / step) + 1
+    except ArithmeticError:
+        count = MAX_SWEEP_POINTS + 1
+    if not all(math.isfinite(float(x)) for x in (start, stop)):
+        raise MtlspecError(f"--sweep {text}: the budgets must be finite floating-point numbers")
     if count > MAX_SWEEP_POINTS:
         raise MtlspecError(f"--sweep {text} has {count} points; the limit is {MAX_SWEEP_POINTS}")
     return [float(start + i * step) for i in range(count)]

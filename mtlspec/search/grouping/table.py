@@ -51,6 +51,8 @@ from pathlib import Path
 
 from mtlspec.data import published
 from mtlspec.errors import MtlspecError
+from mtlspec.inputs import parse_json as parse_json_text
+from mtlspec.inputs import read_text
 from mtlspec.search.grouping.candidates import (
     Candidate,
     CandidateTable,
@@ -95,10 +97,7 @@ def load_table(
     fmt = format or {".json": "json", ".csv": "csv"}.get(path.suffix.lower(), "standley")
     if fmt not in FORMATS:
         raise MtlspecError(f"unknown table format `{fmt}` (use {', '.join(FORMATS)})")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise MtlspecError(f"cannot read {path}: {getattr(err, 'strerror', None) or err}") from None
+    text = read_text(path, "table")
     if fmt == "json":
         return parse_json(text, source=str(path))
     if fmt == "csv":
@@ -210,7 +209,10 @@ def parse_csv(text: str, *, source: str = "<table>") -> CandidateTable:
     if not body:
         raise MtlspecError(f"{source}: the table has no header row")
     lines = [n for n, _ in body]
-    records = list(csv.reader([line for _, line in body]))
+    try:
+        records = list(csv.reader([line for _, line in body]))
+    except csv.Error as err:
+        raise MtlspecError(f"{source}: {err}") from None
     header = [h.strip() for h in records[0]]
     if "cost" not in header:
         raise MtlspecError(f"{source}:{lines[0]}: the header has no `cost` column",)
@@ -254,10 +256,7 @@ def parse_json(text: str, *, source: str = "<table>") -> CandidateTable:
         >>> parse_json('{"networks": [{"cost": 1, "loss": {"a": 0.5}}]}').tasks
         ('a',)
     """
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise MtlspecError(f"{source}: invalid JSON: {err}") from None
+    data = parse_json_text(text, source)
     if not isinstance(data, dict) or not isinstance(data.get("networks"), list):
         raise MtlspecError(f"{source}: expected an object with a `networks` list")
     units = data.get("cost_unit", "units") == "units"

@@ -35,7 +35,6 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,6 +43,7 @@ import numpy as np
 
 from mtlspec.data import published
 from mtlspec.errors import MtlspecError
+from mtlspec.inputs import parse_json, read_rows, read_text
 from mtlspec.search.treemtl.pairs_table import (
     HEADER,
     SINGLE_HEADER,
@@ -83,11 +83,10 @@ def _number(text: str, where: str) -> float:
 def _rows(path: str | Path, text: str) -> list[tuple[str, list[str]]]:
     """(file:line, cells) of every non-blank, non-comment CSV row."""
     rows = []
-    reader = csv.reader(io.StringIO(text))
-    for cells in reader:
-        if not cells or not "".join(cells).strip() or cells[0].lstrip().startswith("#"):
+    for line, cells in read_rows(text, str(path)):
+        if cells[0].lstrip().startswith("#"):
             continue
-        rows.append((f"{path}:{reader.line_num}", [c.strip() for c in cells]))
+        rows.append((f"{path}:{line}", [c.strip() for c in cells]))
     return rows
 
 
@@ -113,13 +112,7 @@ def _xlsx_as_csv(path: str | Path) -> str:
 def _read(path: str | Path) -> str:
     if str(path).lower().endswith((".xlsx", ".xlsm")):
         return _xlsx_as_csv(path)
-    try:
-        return Path(path).read_text(encoding="utf-8-sig")
-    except OSError as err:
-        raise MtlspecError(f"cannot read {path}: {err.strerror or err}") from None
-    except UnicodeDecodeError:
-        raise MtlspecError(f"{path}: not a UTF-8 text file (2-task results are CSV, JSON, "
-                           "or an .xlsx workbook)") from None
+    return read_text(path, "2-task results")
 
 
 def load_pairs(path: str | Path, *, single: str | Path | None = None,
@@ -274,12 +267,12 @@ def load_treemtl_table(path: str | Path, rows=None) -> PairsTable:
 
 
 def _from_json(path, text) -> PairsTable:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise MtlspecError(f"{path}:{err.lineno}:{err.colno}: invalid JSON: {err.msg}") from None
+    data = parse_json(text, str(path))
     if not isinstance(data, dict) or not isinstance(data.get("pairs"), list):
         raise MtlspecError(f"{path}: expected an object with a `pairs` list")
+    if not isinstance(data.get("directions", {}), dict) or not all(
+            isinstance(ms, dict) for ms in data.get("directions", {}).values()):
+        raise MtlspecError(f"{path}: `directions` must be {{task: {{metric: \"max\"|\"min\"}}}}")
     higher = {t: {m: _direction(str(d), f"{path}: directions.{t}.{m}") for m, d in ms.items()}
               for t, ms in data.get("directions", {}).items()}
     measured: dict[tuple[str, str, int], Metrics] = {}

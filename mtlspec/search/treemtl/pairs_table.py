@@ -84,6 +84,9 @@ def relative(value: float, single: float, higher: bool) -> float:
     return change if higher else -change
 
 
+MAX_BRANCH = 255  # as `mtlspec enumerate --blocks`: a deeper tree is a typo
+
+
 def make_table(tasks: Sequence[str], measured: Mapping[tuple[str, str, int], Metrics],
                single: Metrics | None, higher: Mapping[str, Mapping[str, bool]], *,
                source: str = "<pairs>") -> PairsTable:
@@ -103,6 +106,9 @@ def make_table(tasks: Sequence[str], measured: Mapping[tuple[str, str, int], Met
     tasks = tuple(tasks)
     if len(tasks) < 2:
         raise MtlspecError(f"{source}: 2-task results need at least 2 tasks")
+    bad = [k[2] for k in measured if not 0 <= k[2] <= MAX_BRANCH]
+    if bad:
+        raise MtlspecError(f"{source}: branch point {bad[0]} is outside 0..{MAX_BRANCH}")
     blocks = max((k[2] for k in measured), default=0)
     if blocks < 1:
         raise MtlspecError(f"{source}: no branch point above 0; need branch points 0..B")

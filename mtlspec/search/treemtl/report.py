@@ -136,20 +136,15 @@ def load_oracle(path: str | Path, tasks: int, blocks: int) -> tuple[list[lay.Lay
     Raises:
         MtlspecError: bad header, layout or number (file:line).
     """
-    import csv
-    import io
+    from mtlspec.inputs import read_rows, read_text
 
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except OSError as err:
-        raise MtlspecError(f"cannot read {path}: {err.strerror or err}") from None
-    reader = csv.reader(io.StringIO(text))
+    text = read_text(path, "scores")
     header = None
     found: list[lay.Layout] = []
     scores: list[float] = []
-    for cells in reader:
-        where = f"{path}:{reader.line_num}"
-        if not cells or not "".join(cells).strip() or cells[0].lstrip().startswith("#"):
+    for line, cells in read_rows(text, str(path)):
+        where = f"{path}:{line}"
+        if cells[0].lstrip().startswith("#"):
             continue
         if header is None:
             header = [c.strip().lower() for c in cells]
@@ -159,10 +154,12 @@ def load_oracle(path: str | Path, tasks: int, blocks: int) -> tuple[list[lay.Lay
         try:
             cell = cells[header.index("layout")].strip()
             score = float(cells[header.index("score")])
+            if not math.isfinite(score):
+                raise ValueError
         except (IndexError, ValueError):
             raise MtlspecError(f"{where}: expected a layout and a numeric score") from None
         try:
-            layout = (lay.unrank(tasks, blocks, int(cell)) if cell.isdigit()
+            layout = (lay.unrank(tasks, blocks, int(cell)) if (cell.isascii() and cell.isdigit())
                       else parse_treemtl(cell))
         except MtlspecError as err:
             raise MtlspecError(f"{where}: {err}") from None
