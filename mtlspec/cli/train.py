@@ -12,11 +12,13 @@ import click
 
 from mtlspec.cli.options import (
     allow_import_option,
+    apply_threads,
     data_options_option,
     device_option,
     json_option,
     parse_data_options,
     parse_key_values,
+    threads_option,
 )
 from mtlspec.errors import MtlspecError
 from mtlspec.io import save_torch
@@ -125,6 +127,7 @@ def _fit_input(doc: Any, model: Any, splits: Any) -> dict[str, Any] | None:
 @click.option("--baseline", type=click.Path(dir_okay=False), multiple=True,
               help="Single-task metrics to report Δm against: JSON {task: value}, "
                    "{task: {metric: value}} or `train --json` output (repeatable, merged).")
+@threads_option
 @allow_import_option
 @json_option()
 def train_command(file: str, data: str, weighting: str, weighting_options: tuple[str, ...],
@@ -134,7 +137,8 @@ def train_command(file: str, data: str, weighting: str, weighting_options: tuple
                   workers: int, drop_last: bool,
                   checkpoint: str | None, checkpoint_every: int, resume: bool,
                   max_steps: int | None, device: str | None, output: str | None,
-                  baseline: tuple[str, ...], allow_import: bool, as_json: bool) -> None:
+                  baseline: tuple[str, ...], allow_import: bool, as_json: bool,
+                  threads: int | None) -> None:
     """Train spec FILE on a data set and print every metric of every task (val and test).
     The spec's task names must be tasks of the data set, each head must suit its task's kind
     (conv/aspp per pixel, linear/mlp per image) and output size; images of another size than
@@ -159,6 +163,7 @@ def train_command(file: str, data: str, weighting: str, weighting_options: tuple
     doc = load(file)
     validate(doc)
     names = _spec_tasks(doc, data)
+    apply_threads(threads)
     import torch
 
     from mtlspec import load_model

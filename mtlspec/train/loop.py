@@ -228,7 +228,10 @@ def train(
                  batch_size=batch_size, seed=seed, on_step=on_step,
                  checkpoint_every=checkpoint_every, workers=workers, drop_last=drop_last)
     finished = loop.run(epochs, max_steps, progress)
-    test, val = (_scores(model, data, split, infos, workers) for split in ("test", "val"))
+    test = _scores(model, data, "test", infos, workers)
+    # val was scored at the last epoch's end; on these very weights, not a second time
+    val = (loop.val_at[1] if loop.val_at and loop.val_at[0] == run.step
+           else _scores(model, data, "val", infos, workers))
     return TrainResult(_main(test, infos), _main(val, infos), run.history, run.seconds,
                        run.step, tasks, weighting.name, finished, resumed_from, test, val,
                        _plain(weighting.settings), run.last_step)
@@ -269,6 +272,7 @@ class _Loop:
         self.batch_size, self.seed, self.on_step = batch_size, seed, on_step
         self.checkpoint_every, self.workers, self.drop_last = checkpoint_every, workers, drop_last
         self.device = device_of(model)
+        self.val_at: tuple[int, dict] | None = None  # (step, val scores) of the last epoch end
         # BatchNorm cannot train on one item: say so instead of failing deep in the model
         self.has_batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm)
                                   for m in model.modules())
@@ -359,6 +363,7 @@ class _Loop:
             "val_metrics": val,
             "seconds": run.seconds,
         }
+        self.val_at = (run.step, val)
         if run.conflict_steps:
             row["conflict"] = {k: v / run.conflict_steps for k, v in run.conflict_sums.items()}
         run.history.append(row)
