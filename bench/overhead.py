@@ -61,11 +61,11 @@ COMMANDS: dict[str, tuple[list[str], str]] = {
     "validate (floor: import lark, pydantic)": (["validate", *SPECS], "import lark, pydantic"),
     "group --sweep": (["group", "--table", "standley:setting1", "--sweep", "1:5:0.5"],
                       "import numpy, click"),
-    "cost": (["cost", "specs/nyuv2_resnet34.mtl", "--no-cache"], TORCH),
+    "cost": (["cost", str(ROOT / "specs/nyuv2_resnet34.mtl"), "--no-cache"], TORCH),
     "blocks resnet152": (["blocks", "torchvision.resnet152", "--no-cache"], TORCH),
-    "build": (["build", "specs/nyuv2_resnet34.mtl", "-o", "{tmp}/model.onnx"],
+    "build": (["build", str(ROOT / "specs/nyuv2_resnet34.mtl"), "-o", "{tmp}/model.onnx"],
               TORCH + ", onnx, onnxruntime"),
-    "train 1 epoch": (["train", "specs/conal_multidigits.mtl", "--epochs", "1",
+    "train 1 epoch": (["train", str(ROOT / "specs/conal_multidigits.mtl"), "--epochs", "1",
                        "--train-size", "256", "--data-option", "val_size=128",
                        "--data-option", "test_size=128"], "import torch"),
 }
@@ -91,7 +91,8 @@ def extract(ref: str, into: Path) -> Path:
 
 def timed(cmd: list[str], env: dict[str, str], cwd: Path,
           timeout: float | None = None) -> tuple[float, float] | None:
-    """(CPU s, wall s) of one child process (it must exit 0); None if it ran past timeout."""
+    """(CPU s, wall s) of one child process (it must exit 0); None if it ran past timeout.
+    `cwd` must not hold a `mtlspec` package: `python -m` puts it first on sys.path."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     try:
@@ -123,15 +124,15 @@ def run_commands(names: list[str], trees: dict[str, Path], rounds: int,
         args = [a.replace("{tmp}", str(tmp)) for a in args]
         cmds = {label: [sys.executable, "-m", "mtlspec", *args] for label in trees}
         for label in trees:  # warm: byte code, lark tables; not timed
-            timed(cmds[label], envs[label], ROOT)
+            timed(cmds[label], envs[label], tmp)
         samples: dict[str, list[tuple[float, float]]] = {k: [] for k in [*trees, "floor"]}
         order = [*trees, "floor"]
         for r in range(rounds):
             for label in order[r % 3:] + order[:r % 3]:
                 if label == "floor":
-                    got = timed([sys.executable, "-c", floor], floor_env, ROOT)
+                    got = timed([sys.executable, "-c", floor], floor_env, tmp)
                 else:
-                    got = timed(cmds[label], envs[label], ROOT)
+                    got = timed(cmds[label], envs[label], tmp)
                 samples[label].append(got)
         med = {k: (statistics.median(c for c, _ in v), statistics.median(w for _, w in v))
                for k, v in samples.items()}
@@ -208,14 +209,14 @@ def run_cpp(binary: Path, after: Path, rounds: int, timeout: float, tmp: Path) -
         ours = [sys.executable, "-m", "mtlspec", "group", "--table", str(path), "--sweep",
                 f"1:{tasks}:0.5"] + (["--format", "standley", "--tasks", names] if names else [])
         theirs = [str(binary), str(path)]
-        timed(ours, env, ROOT)
+        timed(ours, env, tmp)
         samples: dict[str, list] = {"mtlspec": [], "c++": []}
         for r in range(rounds):
             for who in (["mtlspec", "c++"] if r % 2 == 0 else ["c++", "mtlspec"]):
                 if who == "c++" and samples["c++"] and samples["c++"][-1] is None:
                     continue  # timed out once: do not wait again
                 cmd, limit = (ours, None) if who == "mtlspec" else (theirs, timeout)
-                samples[who].append(timed(cmd, env, ROOT, limit))
+                samples[who].append(timed(cmd, env, tmp, limit))
         mine = statistics.median(c for c, _ in samples["mtlspec"])
         cpp_runs = [s for s in samples["c++"] if s is not None]
         cpp = statistics.median(c for c, _ in cpp_runs) if len(cpp_runs) == len(

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +47,8 @@ def cache_dir() -> Path:
 
 
 def _version(package: str) -> str | None:
+    from importlib import metadata  # here: importing it costs ~50 ms (email, csv, zipfile)
+
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
