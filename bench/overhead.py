@@ -31,9 +31,13 @@ single-task networks, in their TSV layout). Their reader sizes the first row for
 only; the driver build patches that one line (`vector<double> infs(nline.size(), inf)`).
 C++ runs longer than --cpp-timeout are reported as "> timeout".
 
+`--threads 1,2` instead times the `--only` commands of the after tree at each
+MTLSPEC_THREADS count (what backs the default of one thread).
+
 Run: .venv/bin/python bench/overhead.py [--rounds 5] [--only validate,group] [--cpp main.cpp]
-Writes bench/results/overhead.json. Figures measured on a shared machine are noisy: read the
-ratios, taken in the same run, rather than the seconds.
+     .venv/bin/python bench/overhead.py --threads 1,2 --only train,build [--rounds 3]
+Writes bench/results/overhead.json (overhead_threads.json). Figures measured on a shared
+machine are noisy: read the ratios, taken in the same run, rather than the seconds.
 """
 
 from __future__ import annotations
@@ -151,6 +155,29 @@ def print_row(name: str, r: dict, labels: list[str]) -> None:
     print(f"{name:40s} " + "  ".join(cells), flush=True)
 
 
+def run_threads(names: list[str], tree: Path, counts: list[int], rounds: int,
+                tmp: Path) -> dict[str, dict]:
+    """CPU and wall time of commands of the `after` tree at each MTLSPEC_THREADS count
+    (alternating), to back the default thread count."""
+    results = {}
+    for name in names:
+        args = [a.replace("{tmp}", str(tmp)) for a in COMMANDS[name][0]]
+        cmd = [sys.executable, "-m", "mtlspec", *args]
+        envs = {n: {**child_env(tree, tmp / "cache-after"), "MTLSPEC_THREADS": str(n)}
+                for n in counts}
+        samples: dict[int, list] = {n: [] for n in counts}
+        for r in range(rounds):
+            for n in counts[r % len(counts):] + counts[:r % len(counts)]:
+                samples[n].append(timed(cmd, envs[n], tmp))
+        row = {str(n): {"cpu": statistics.median(c for c, _ in v),
+                        "wall": statistics.median(w for _, w in v)} for n, v in samples.items()}
+        results[name] = row
+        print(f"{name:20s} " + "   ".join(
+            f"{n} thread(s): CPU {row[str(n)]['cpu']:6.2f} s wall {row[str(n)]['wall']:6.2f} s"
+            for n in counts), flush=True)
+    return results
+
+
 # --- the authors' C++ ------------------------------------------------------------------
 
 DRIVER = """#define main authors_main
@@ -241,11 +268,23 @@ def main() -> None:
     parser.add_argument("--cpp", type=Path, default=None,
                         help="the authors' network_selection/main.cpp: compare group with it")
     parser.add_argument("--cpp-timeout", type=float, default=120.0)
+    parser.add_argument("--threads", default=None, metavar="1,2",
+                        help="instead: time the --only commands (after tree) at these "
+                        "MTLSPEC_THREADS counts")
     args = parser.parse_args()
     names = list(COMMANDS) if args.only is None else [
         n for n in COMMANDS if any(n.startswith(o.strip()) for o in args.only.split(","))]
     with tempfile.TemporaryDirectory(prefix="mtlspec-overhead-") as folder:
         tmp = Path(folder)
+        if args.threads:
+            counts = [int(n) for n in args.threads.split(",")]
+            report = {"threads": run_threads(names, extract(args.after, tmp / "after"),
+                                             counts, args.rounds, tmp)}
+            out = ROOT / "bench" / "results" / "overhead_threads.json"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(report, indent=2) + "\n")
+            print(f"wrote {out.relative_to(ROOT)}")
+            return
         trees = {"before": extract(args.before, tmp / "before"),
                  "after": extract(args.after, tmp / "after")}
         print(f"CPU s median of {args.rounds} (ratio to floor) wall s; "
