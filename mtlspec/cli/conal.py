@@ -12,11 +12,13 @@ from pathlib import Path
 import click
 
 from mtlspec.cli.base_spec import load_base, warn_mapping
-from mtlspec.cli.options import allow_import_option, data_option, json_option
+from mtlspec.cli.data_source import data_source_options, resolve_data
+from mtlspec.cli.options import allow_import_option, device_option, json_option, parse_key_values
+from mtlspec.cli.train import WEIGHTINGS
 from mtlspec.errors import MtlspecError
 from mtlspec.io import save_torch
 
-WEIGHTINGS = ["rlw", "uniform", "mgda", "mgda-ub", "none"]
+RETRAIN = ["none", *WEIGHTINGS]
 
 
 def _write_spec(spec, output: str | None, as_json: bool) -> str:
@@ -34,7 +36,7 @@ def _write_spec(spec, output: str | None, as_json: bool) -> str:
 @click.command("conal")
 @click.option("--spec", "spec_path", required=True, type=click.Path(dir_okay=False),
               help="Base tree spec: its backbone blocks and task heads (layout ignored).")
-@data_option("data_name")
+@data_source_options("size=32", name="data_name")
 @click.option("--pro", is_flag=True, help="CoNAL-Pro: progressive, one stage per block → "
               "a general tree with task subgroups.")
 @click.option("--no-conflict-noticing", "no_noticing", is_flag=True,
@@ -47,7 +49,13 @@ def _write_spec(spec, output: str | None, as_json: bool) -> str:
 @click.option("--train-size", type=click.IntRange(1), default=None, help="Training items.")
 @click.option("--val-size", type=click.IntRange(1), default=None, help="Validation items.")
 @click.option("--test-size", type=click.IntRange(1), default=None, help="Test items.")
-@click.option("--retrain", type=click.Choice(WEIGHTINGS), default="rlw", show_default=True,
+@click.option("--weighting", type=click.Choice(WEIGHTINGS), default=None,
+              help="Combine the task gradients of the search's weight step with this method "
+              "(CoNAL paper, Table 7: + mgda, pcgrad, cagrad, ...) [default: their plain sum].")
+@click.option("--weighting-option", "weighting_options", multiple=True, metavar="KEY=VALUE",
+              help="An option of --weighting, e.g. normalization=l2 (repeatable).")
+@device_option("Search and retrain on this device: cpu (default), cuda, cuda:1.")
+@click.option("--retrain", type=click.Choice(RETRAIN), default="rlw", show_default=True,
               help="Retrain the found spec from scratch with this loss weighting.")
 @click.option("--retrain-epochs", type=click.IntRange(1), default=10, show_default=True)
 @click.option("--weights-out", default=None, type=click.Path(dir_okay=False),
@@ -61,8 +69,9 @@ def _write_spec(spec, output: str | None, as_json: bool) -> str:
 @click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
               help="Write the found spec here (default: standard output).")
 @json_option()
-def search_conal_command(spec_path, data_name, pro, no_noticing, epochs, warmup, batch_size,
-                         train_size, val_size, test_size, retrain, retrain_epochs, weights_out,
+def search_conal_command(spec_path, data_name, data_options, pro, no_noticing, epochs, warmup,
+                         batch_size, train_size, val_size, test_size, weighting,
+                         weighting_options, device, retrain, retrain_epochs, weights_out,
                          seed, checkpoint_dir, resume, name, allow_import, output,
                          as_json) -> None:
     """Search where each task leaves the shared trunk (CoNAL), then retrain the found tree.
@@ -70,32 +79,44 @@ def search_conal_command(spec_path, data_name, pro, no_noticing, epochs, warmup,
     \b
     mtlspec search conal --spec base.mtl --data multidigits -o conal.mtl
     mtlspec search conal --spec base.mtl --pro --epochs 2 --retrain none -o pro.mtl --json
+    mtlspec search conal --spec specs/scenes_resnet.mtl --data scenes --weighting pcgrad
     """
     if resume and checkpoint_dir is None:
         raise MtlspecError("--resume needs --checkpoint DIR (the folder of the saved search)")
     if weights_out is not None and retrain == "none":
         raise MtlspecError("--weights-out saves the retrained weights; drop --retrain none")
+    options = parse_key_values(weighting_options, "--weighting-option")
+    if options and weighting is None:
+        raise MtlspecError("--weighting-option needs --weighting NAME")
+    from mtlspec.data import load_data
     from mtlspec.search.conal import SearchConfig, search_conal
-    from mtlspec.train.data import load_data
+    from mtlspec.train.device import check_device
+    from mtlspec.train.prepare import fit_to_data
     from mtlspec.train.progress import progress_bar
 
+    check_device(device)  # before anything is loaded or trained
     base = load_base(spec_path, "model", "CoNAL needs its backbone and heads from")
-    data = load_data(data_name, tasks=[t.name for t in base.tasks], seed=seed,
-                     train_size=train_size, val_size=val_size, test_size=test_size)
+    choice = resolve_data(data_name, data_options, base, train_size=train_size,
+                          val_size=val_size, test_size=test_size)
+    data = load_data(choice.ref, tasks=[t.name for t in base.tasks], seed=seed,
+                     allow_import=allow_import, **choice.options)
+    fit_to_data(base, None, data)
     config = SearchConfig(epochs=epochs, batch_size=batch_size, warmup_epochs=warmup,
-                          conflict_noticing=not no_noticing, seed=seed)
+                          conflict_noticing=not no_noticing, seed=seed, weighting=weighting,
+                          weighting_options=tuple(sorted(options.items())))
     with progress_bar(not as_json, total=None, description="search") as bar:
         result = search_conal(base, data, config=config, pro=pro, name=name,
                               checkpoint=Path(checkpoint_dir) if checkpoint_dir else None,
-                              resume=resume, allow_import=allow_import,
+                              resume=resume, allow_import=allow_import, device=device,
                               progress=lambda label, done, total: bar.update(
                                   done, total, f"search {label}"))
     text = _write_spec(result.spec, output, as_json)
     trained = None
     if retrain != "none":
         trained = _retrain(result.spec, data, retrain, retrain_epochs, batch_size, seed,
-                           weights_out, allow_import, not as_json)
+                           weights_out, allow_import, not as_json, device)
     report = _report(result, trained, retrain)
+    report["weighting"] = {"name": weighting, "options": options} if weighting else None
     if as_json:
         if output is None:
             report["spec"] = text
@@ -109,15 +130,17 @@ def search_conal_command(spec_path, data_name, pro, no_noticing, epochs, warmup,
 
 
 def _retrain(spec, data, weighting, epochs, batch_size, seed, weights_out, allow_import,
-             progress):
+             progress, device=None):
     import torch
 
     from mtlspec import load_model
+    from mtlspec.train.prepare import fit_to_data
     from mtlspec.train.settings import RunSettings, fit
 
     settings = RunSettings(epochs=epochs, batch_size=batch_size, seed=seed, weighting=weighting)
     model = load_model(spec, allow_import=allow_import, seed=seed, dtype=torch.float32)
-    result = fit(model, data, settings, progress=progress)
+    fit_to_data(spec, model, data)
+    result = fit(model, data, settings, progress=progress, device=device)
     if weights_out is not None:
         save_torch(weights_out, model.state_dict())
     return result

@@ -8,7 +8,9 @@ from pathlib import Path
 import click
 
 from mtlspec.cli.base_spec import load_base
-from mtlspec.cli.options import data_option, json_option
+from mtlspec.cli.data_source import data_source_options, resolve_data
+from mtlspec.cli.options import allow_import_option, device_option, json_option, parse_key_values
+from mtlspec.cli.train import WEIGHTINGS
 from mtlspec.errors import MtlspecError
 from mtlspec.io import save_torch
 
@@ -21,7 +23,7 @@ def _positive(name: str, value: float | None, minimum: float = 1) -> None:
 @click.command("dag")
 @click.option("--spec", "spec_path", required=True, type=click.Path(dir_okay=False),
               help="Base DAG spec: input, central network (stem, edge op), tasks and heads.")
-@data_option()
+@data_source_options("size=32")
 @click.option("--states", type=int, default=None, help="Hidden states N (default: the spec's).")
 @click.option("--flow", type=int, default=None, help="Flow constant M (default: the spec's).")
 @click.option("--kappa", type=float, default=None, help="Squeeze-loss budget κ (default N−1).")
@@ -39,6 +41,12 @@ def _positive(name: str, value: float | None, minimum: float = 1) -> None:
               help="Adam rate for the read-in, edge and read-out weights.")
 @click.option("--reduction", type=click.Choice(["flow", "random", "threshold"]), default="flow",
               show_default=True, help="Flow-based reduction, or a baseline at equal sparsity.")
+@click.option("--weighting", type=click.Choice(WEIGHTINGS), default=None,
+              help="Combine the task gradients of θ's update (search and fine-tuning) with this "
+              "method, e.g. mgda or pcgrad [default: the plain sum of the losses].")
+@click.option("--weighting-option", "weighting_options", multiple=True, metavar="KEY=VALUE",
+              help="An option of --weighting (repeatable).")
+@device_option("Search and fine-tune on this device: cpu (default), cuda, cuda:1.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--train-size", type=int, default=None, help="Training items (data default).")
 @click.option("--test-size", type=int, default=None, help="Test items (data default).")
@@ -53,11 +61,13 @@ def _positive(name: str, value: float | None, minimum: float = 1) -> None:
 @click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
               help="Write the DAG spec here (default: standard output).")
 @click.option("--progress/--no-progress", default=True, help="Progress bars on a terminal.")
+@allow_import_option
 @json_option()
-def search_dag_command(spec_path, data, states, flow, kappa, lambda_sq, epochs_warmup,
-                       epochs_search, epochs_finetune, batch_size, lr, arch_lr, reduction, seed,
+def search_dag_command(spec_path, data, data_options, states, flow, kappa, lambda_sq, epochs_warmup,
+                       epochs_search, epochs_finetune, batch_size, lr, arch_lr, reduction,
+                       weighting, weighting_options, device, seed,
                        train_size, test_size, max_steps, checkpoint, resume, weights_out, name,
-                       output, progress, as_json) -> None:
+                       output, progress, allow_import, as_json) -> None:
     """Search per-task topologies over a shared central network, reduce, fine-tune.
 
     Warm-up (θ only), search (θ with read-in/edge/read-out weights and the squeeze loss),
@@ -67,6 +77,7 @@ def search_dag_command(spec_path, data, states, flow, kappa, lambda_sq, epochs_w
     \b
     mtlspec search dag --spec specs/multidigits_dag.mtl --data multidigits -o dag.mtl
     mtlspec search dag --spec base.mtl --states 8 --flow 4 --checkpoint ck --resume -o dag.mtl
+    mtlspec search dag --spec specs/multidigits_dag.mtl --weighting mgda --device cuda
     """
     if resume and checkpoint is None:
         raise MtlspecError("--resume continues from --checkpoint DIR; give the folder")
@@ -76,20 +87,31 @@ def search_dag_command(spec_path, data, states, flow, kappa, lambda_sq, epochs_w
     for flag, value in (("--epochs-warmup", epochs_warmup), ("--epochs-search", epochs_search),
                         ("--epochs-finetune", epochs_finetune), ("--lambda-sq", lambda_sq)):
         _positive(flag, value, 0)
+    options = parse_key_values(weighting_options, "--weighting-option")
+    if options and weighting is None:
+        raise MtlspecError("--weighting-option needs --weighting NAME")
     base = load_base(spec_path, "dag", "`mtlspec search dag` needs")
+    choice = resolve_data(data, data_options, base, train_size=train_size, test_size=test_size)
     import torch
 
+    from mtlspec.data import load_data
     from mtlspec.search.dag.stages import SearchConfig, run_dag_search
-    from mtlspec.train.data import load_data
+    from mtlspec.train.device import check_device
+    from mtlspec.train.prepare import fit_to_data
+
+    check_device(device)  # before anything is loaded or trained
 
     config = SearchConfig(states=states, flow=flow, kappa=kappa, lambda_sq=lambda_sq,
                           epochs_warmup=epochs_warmup, epochs_search=epochs_search,
                           epochs_finetune=epochs_finetune, batch_size=batch_size, lr=lr,
-                          arch_lr=arch_lr, reduction=reduction, seed=seed, max_steps=max_steps)
-    splits = load_data(data, tasks=[t.name for t in base.tasks], seed=seed,
-                       train_size=train_size, test_size=test_size)
+                          arch_lr=arch_lr, reduction=reduction, seed=seed, max_steps=max_steps,
+                          weighting=weighting, weighting_options=tuple(sorted(options.items())))
+    splits = load_data(choice.ref, tasks=[t.name for t in base.tasks], seed=seed,
+                       allow_import=allow_import, **choice.options)
+    fit_to_data(base, None, splits)
     result = run_dag_search(base, splits, config, checkpoint=Path(checkpoint) if checkpoint
-                            else None, resume=resume, progress=progress, name=name)
+                            else None, resume=resume, progress=progress, name=name,
+                            device=device)
     _write(result, output, weights_out, torch)
     _report(result, output, weights_out, as_json)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from mtlspec.cli.data_source import data_source_options, resolve_data
 from mtlspec.cli.lazy import DefaultGroup
 from mtlspec.cli.options import json_option
 from mtlspec.errors import MtlspecError
@@ -204,8 +205,9 @@ def _print_sweep(rows, refs, table, method, eval_table) -> None:
               help="Add a half-width (0.5) single-task network per task.")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
               help="Plan directory to write (spec files and manifest.json).")
+@data_source_options("size=32", default=None)
 @json_option("the manifest")
-def plan_command(spec_path, half_size, output, as_json) -> None:
+def plan_command(spec_path, half_size, output, data, data_options, as_json) -> None:
     """Write the specs that fill a candidate table: one network per non-empty task subset.
 
     2^T − 1 one-network grouping specs (each trains and serves its subset), plus T half-width
@@ -219,12 +221,15 @@ def plan_command(spec_path, half_size, output, as_json) -> None:
     from mtlspec.plan import write_group_plan
 
     base = _base(spec_path)
+    # the data set has the tasks, before any training
+    choice = resolve_data(data, data_options, base) if data else None
     manifest = write_group_plan(base, output, half_size=half_size, base_name=spec_path)
     data = json.loads(Path(manifest).read_text(encoding="utf-8"))
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
     entries = data["entries"]
+    flags = choice.flags() if choice else "--data DATASET"
     click.echo(f"wrote {len(entries)} specs and {manifest} "
                f"({sum(e['width'] for e in entries):g} network units to train); "
-               f"next: mtlspec run {output} --data DATASET", err=True)
+               f"next: mtlspec run {output} {flags}", err=True)

@@ -20,7 +20,8 @@ Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 allow_import_option: Decorator = click.option(
     "--allow-import", is_flag=True,
-    help="Allow a 'pkg.module:callable' backbone (imports and runs that code).")
+    help="Allow a 'pkg.module:callable' backbone or data set (imports and runs that "
+    "code).")
 
 
 def json_option(what: str = "the report") -> Decorator:
@@ -31,12 +32,6 @@ def json_option(what: str = "the report") -> Decorator:
 def device_option(help: str) -> Decorator:
     """`--device DEVICE`: a torch device name (checked where the model is moved)."""
     return click.option("--device", default=None, metavar="DEVICE", help=help)
-
-
-def data_option(name: str = "data") -> Decorator:
-    """`--data NAME` (parameter `name`): a registered data set, multidigits by default."""
-    return click.option("--data", name, default="multidigits", show_default=True,
-                        help="Data set name (`mtlspec.train.data.list_datasets()`).")
 
 
 def parse_key_values(pairs: tuple[str, ...], flag: str) -> dict[str, str]:
@@ -79,13 +74,6 @@ def parse_data_options(pairs: tuple[str, ...]) -> dict[str, Any]:
             except ValueError:
                 pass
     return out
-
-
-def data_options_option(example: str = "train_size=2000") -> Decorator:
-    """`--data-option KEY=VALUE` (repeatable; parameter `data_options`, the raw pairs for
-    `parse_data_options`, parsed where the command reads its data)."""
-    return click.option("--data-option", "data_options", multiple=True, metavar="KEY=VALUE",
-                        help=f"Data set argument, e.g. {example} (repeatable).")
 
 
 def count_option(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:

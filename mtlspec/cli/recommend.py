@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from mtlspec.cli.base_spec import load_base, warn_mapping
+from mtlspec.cli.data_source import data_source_options, resolve_data
 from mtlspec.cli.lazy import DefaultGroup
 from mtlspec.cli.options import allow_import_option, count_option, json_option
 from mtlspec.errors import MtlspecError
@@ -221,9 +222,10 @@ def _print(rec, model, data, outdir) -> None:
               help="Base tree spec (backbone, heads, input).")
 @click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False),
               help="Plan folder: one spec per training + manifest.json.")
+@data_source_options("size=32", default=None)
 @allow_import_option
 @json_option("the manifest")
-def plan_command(spec_path, outdir, allow_import, as_json) -> None:
+def plan_command(spec_path, outdir, data, data_options, allow_import, as_json) -> None:
     """Write the specs to train for `pairs.csv`: T single-task + C(T,2)·B two-task specs.
 
     Branch point 0 (two separate networks) is the same for every pair, so the plan trains
@@ -233,13 +235,16 @@ def plan_command(spec_path, outdir, allow_import, as_json) -> None:
     from mtlspec.search.treemtl.recommender import cost_model
 
     base = load_base(spec_path, "model", "the recommender needs its backbone and heads from")
+    # the data set has the tasks, before any training
+    choice = resolve_data(data, data_options, base) if data else None
     model = cost_model(base, base_dir=str(Path(spec_path).parent), allow_import=allow_import)
     manifest, texts = pairs_plan(base, model, base_name=str(spec_path))
     path = write_plan(outdir, manifest, texts)
     if as_json:
         click.echo(manifest.model_dump_json(indent=2))
     else:
-        click.echo(f"wrote {len(manifest.entries)} specs and {path}", err=True)
+        click.echo(f"wrote {len(manifest.entries)} specs and {path}; next: mtlspec run "
+                   f"{outdir} {choice.flags() if choice else '--data DATASET'}", err=True)
 
 
 @click.command("treemtl")

@@ -6,20 +6,14 @@ import json
 
 import click
 
-from mtlspec.cli.options import (
-    data_option,
-    data_options_option,
-    device_option,
-    json_option,
-    parse_data_options,
-)
+from mtlspec.cli.data_source import data_source_options, resolve_data
+from mtlspec.cli.options import allow_import_option, device_option, json_option
 from mtlspec.errors import CheckFailed, MtlspecError
 
 
 @click.command("run")
 @click.argument("plan", type=click.Path(file_okay=False))
-@data_option()
-@data_options_option()
+@data_source_options("size=32 or train_size=200")
 @click.option("--epochs", type=int, default=5, show_default=True)
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--lr", type=float, default=1e-3, show_default=True)
@@ -42,10 +36,11 @@ from mtlspec.errors import CheckFailed, MtlspecError
 @click.option("--force", is_flag=True, help="Train every spec again, ignoring results.")
 @click.option("--tables-only", is_flag=True,
               help="Train nothing; assemble the tables from the results present.")
+@allow_import_option
 @json_option("the run report")
 def run_command(plan, data, data_options, epochs, batch_size, lr, seed, executor, workers,
                 address, cpus_per_task, gpus_per_task, threads, device, force, tables_only,
-                as_json) -> None:
+                allow_import, as_json) -> None:
     """Train and evaluate every spec of PLAN; write results/<id>.json as each one finishes.
 
     A killed run resumes where it stopped: specs whose result exists (same spec, same
@@ -55,6 +50,7 @@ def run_command(plan, data, data_options, epochs, batch_size, lr, seed, executor
 
     \b
     mtlspec run plan/ --data multidigits --epochs 5 --workers 2
+    mtlspec run plan/ --data scenes --data-option size=32 --device cuda
     mtlspec run plan/ --executor ray --address auto --gpus-per-task 0.25
     """
     from mtlspec.plan import ExecutorOptions, RunSettings, assemble_tables, load_manifest, run_plan
@@ -66,7 +62,8 @@ def run_command(plan, data, data_options, epochs, batch_size, lr, seed, executor
         click.echo(json.dumps({"tables": [str(p) for p in written]}) if as_json else
                    "\n".join(f"wrote {p}" for p in written))
         return
-    settings = RunSettings(data=data, data_options=parse_data_options(data_options), epochs=epochs,
+    choice = resolve_data(data, data_options)
+    settings = RunSettings(data=choice.ref, data_options=choice.options, epochs=epochs,
                            batch_size=batch_size, lr=lr, seed=seed)
     if workers is None and executor == "local":
         workers = 1
@@ -74,7 +71,7 @@ def run_command(plan, data, data_options, epochs, batch_size, lr, seed, executor
                               cpus_per_task=cpus_per_task, gpus_per_task=gpus_per_task)
     log = None if as_json else (lambda line: click.echo(line, err=True))
     report = run_plan(plan, settings, options, threads=threads, device=device, force=force,
-                      log=log)
+                      log=log, allow_import=allow_import)
     if as_json:
         click.echo(json.dumps(vars(report), indent=2))
     else:

@@ -6,17 +6,15 @@ torch is imported inside the command so `mtlspec validate` stays fast.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import click
 
+from mtlspec.cli.data_source import data_source_options, resolve_data
 from mtlspec.cli.options import (
     allow_import_option,
     apply_threads,
-    data_options_option,
     device_option,
     json_option,
-    parse_data_options,
     parse_key_values,
     threads_option,
 )
@@ -57,39 +55,9 @@ def parse_task_weights(text: str) -> dict[str, float]:
     return weights
 
 
-def _spec_tasks(doc: Any, data: str) -> list[str]:
-    """The spec's task names, checked (located errors) against a shipped data set's tasks."""
-    from mtlspec.data.registry import dataset_def, parse_ref
-    from mtlspec.data.spec_check import check_task_names
-
-    name, path = parse_ref(data)
-    if path is not None or ":" not in data:
-        entry = dataset_def(name)
-        if entry.folder and path is None:
-            raise MtlspecError(f"data set {name} reads a folder: write --data {name}:DIR "
-                               f"(expected layout: {entry.layout})")
-        check_task_names(doc, entry.tasks, data)
-    return [t.name for t in doc.spec.tasks]
-
-
-def _fit_input(doc: Any, model: Any, splits: Any) -> dict[str, Any] | None:
-    """When the data's images have another size than the spec's input, make the dense heads
-    predict at the data's size; returns both shapes then (None when they agree)."""
-    from mtlspec.compile.heads import set_output_size
-
-    spec_shape = tuple(doc.spec.input.shape[1:])
-    data_shape = tuple(splits.input_shape)
-    if spec_shape == data_shape:
-        return None
-    set_output_size(model, data_shape[-2:])
-    return {"spec": list(spec_shape), "data": list(data_shape)}
-
-
 @click.command("train")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--data", default="multidigits", show_default=True,
-              help="multidigits, scenes, nyuv2:DIR, cityscapes:DIR, celeba:DIR or "
-                   "pkg.module:callable (with --allow-import).")
+@data_source_options("overlap=2 or val_size=500")
 @click.option("--weighting", type=click.Choice(WEIGHTINGS), default="uniform", show_default=True,
               help="Loss weighting / gradient aggregation (`mtlspec weightings` lists them).")
 @click.option("--weighting-option", "weighting_options", multiple=True, metavar="KEY=VALUE",
@@ -106,7 +74,6 @@ def _fit_input(doc: Any, model: Any, splits: Any) -> dict[str, Any] | None:
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seeds initialisation, data splits and order.")
 @click.option("--train-size", type=click.IntRange(min=1), help="Training items (data default).")
-@data_options_option("overlap=2 or val_size=500")
 @click.option("--augment", is_flag=True,
               help="Random scale-crop and flip of training images and dense targets alike.")
 @click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
@@ -162,28 +129,25 @@ def train_command(file: str, data: str, weighting: str, weighting_options: tuple
     base = read_baselines(baseline) if baseline else None
     doc = load(file)
     validate(doc)
-    names = _spec_tasks(doc, data)
+    choice = resolve_data(data, data_options, doc, train_size=train_size)
+    names = [t.name for t in doc.spec.tasks]
     apply_threads(threads)
     import torch
 
     from mtlspec import load_model
-    from mtlspec.data.spec_check import check_spec
+    from mtlspec.train.prepare import fit_to_data
     from mtlspec.train.settings import RunSettings, fit
     from mtlspec.train.weighting import make_weighting
 
     w = make_weighting(weighting, weights=weights, normalization=normalization, seed=seed,
                        **method_options)
-    options = parse_data_options(data_options)
-    if train_size:
-        options["train_size"] = train_size
-    settings = RunSettings(data=data, data_options=options, epochs=epochs,
+    settings = RunSettings(data=choice.ref, data_options=choice.options, epochs=epochs,
                            batch_size=batch_size, lr=lr, seed=seed, weighting=weighting,
                            augment=augment, drop_last=drop_last)
     splits = settings.load_data(names, allow_import=allow_import)
-    check_spec(doc, splits.tasks, data_name=splits.name, input_shape=splits.input_shape)
     model = load_model(doc, allow_import=allow_import, seed=seed,  # initial weights: the seed
                        dtype=torch.float32)  # float32 master weights
-    input_note = _fit_input(doc, model, splits)
+    input_note = fit_to_data(doc, model, splits)
     result = fit(model, splits, settings, weighting=w, checkpoint=checkpoint, resume=resume,
                  progress=not as_json, max_steps=max_steps,
                  checkpoint_every=checkpoint_every if checkpoint else None, device=device,

@@ -37,6 +37,7 @@ from mtlspec.io import write_atomic
 from mtlspec.plan.executors import ExecutorOptions, check_options, execute
 from mtlspec.plan.manifest import Manifest, load_manifest
 from mtlspec.plan.results import RESULTS_DIR, assemble_tables, check_directions, result_path
+from mtlspec.train.device import check_device
 from mtlspec.train.progress import progress_bar
 from mtlspec.train.settings import RunSettings
 
@@ -59,6 +60,9 @@ class Job:
         spec_sha256: the text's hash (a result is reused only for the same text).
         settings: the data set and schedule; threads: torch threads (0: torch's default);
         device: where it trains (None: the CPU).
+        allow_import: the user allowed importing a `pkg.module:callable` data set (the worker
+            rebuilds the data set from `settings`' reference and options, never from a pickled
+            object).
     """
 
     id: str
@@ -70,6 +74,7 @@ class Job:
     tasks: tuple[str, ...] = ()
     threads: int = 1
     device: str | None = None
+    allow_import: bool = False
 
 
 @dataclass
@@ -99,8 +104,10 @@ def run_job(job: Job) -> dict[str, Any]:
         job: the spec text and the settings.
 
     Returns:
-        {"val": {task: metric}, "test": {...}, "directions": {task: "max"|"min"},
-         "metric_names": {task: "accuracy"|...}, "seconds", "steps"}.
+        {"val": {task: main metric}, "test": {...}, "directions": {task: "max"|"min"},
+         "metric_names": {task: "accuracy"|"miou"|...}, "all_val": {task: {metric: value}},
+         "all_test": {...}, "seconds", "steps"}: the main metric of each task feeds the
+        plan's table, every metric (e.g. a segmentation's miou and pixel_acc) is kept.
 
     Example:
         >>> from pathlib import Path
@@ -116,22 +123,29 @@ def run_job(job: Job) -> dict[str, Any]:
 
     from mtlspec.compile.load import load_model
     from mtlspec.spec import parse_document
+    from mtlspec.train.prepare import fit_to_data
     from mtlspec.train.settings import fit
 
     if job.threads:
         torch.set_num_threads(int(job.threads))
     settings = job.settings
     # the seed fixes the initial weights: a pool worker's RNG has history
-    model = load_model(parse_document(job.spec_text, job.spec_name), seed=settings.seed,
-                       dtype=torch.float32)  # float32 master weights
+    doc = parse_document(job.spec_text, job.spec_name)
+    model = load_model(doc, seed=settings.seed, dtype=torch.float32)  # float32 master weights
     tasks = list(model.task_names)
-    data = settings.load_data(tasks)
+    data = settings.load_data(tasks, allow_import=job.allow_import)
+    fit_to_data(doc, model, data)
     result = fit(model, data, settings, device=job.device)
+
+    def every(values: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        return {t: {m: float(v) for m, v in values.get(t, {}).items()} for t in tasks}
+
     return {"val": {t: float(result.val_metrics[t]) for t in tasks},
             "test": {t: float(result.metrics[t]) for t in tasks},
             "directions": {t: "max" if data.tasks[t].higher_is_better else "min"
                            for t in tasks},
             "metric_names": {t: data.tasks[t].metric for t in tasks},
+            "all_val": every(result.all_val_metrics), "all_test": every(result.all_metrics),
             "seconds": float(result.seconds), "steps": int(result.steps)}
 
 
@@ -156,7 +170,8 @@ def _finished(path: Path, spec_hash: str, settings: dict[str, Any]) -> bool:
 
 
 def _jobs(plan_dir: Path, manifest: Manifest, settings: RunSettings, threads: int,
-          force: bool, device: str | None = None) -> tuple[list[Job], list[str]]:
+          force: bool, device: str | None = None,
+          allow_import: bool = False) -> tuple[list[Job], list[str]]:
     jobs, skipped = [], []
     for entry in manifest.entries:
         spec_path = plan_dir / entry.spec
@@ -172,7 +187,7 @@ def _jobs(plan_dir: Path, manifest: Manifest, settings: RunSettings, threads: in
             continue
         jobs.append(Job(id=entry.id, spec=entry.spec, spec_text=text, spec_name=str(spec_path),
                         spec_sha256=digest, tasks=tuple(entry.tasks), settings=settings,
-                        threads=threads, device=device))
+                        threads=threads, device=device, allow_import=allow_import))
     return jobs, skipped
 
 
@@ -192,6 +207,7 @@ def run_plan(
     force: bool = False,
     progress: bool | None = None,
     log: Callable[[str], None] | None = None,
+    allow_import: bool = False,
 ) -> RunReport:
     """Train every entry of a plan that has no result yet, then write the plan's table.
 
@@ -205,6 +221,7 @@ def run_plan(
         force: train every entry again, ignoring existing results.
         progress: show a progress bar; None: only when standard error is a terminal.
         log: called with one line per finished or failed run (e.g. `click.echo`).
+        allow_import: allow a `pkg.module:callable` data set (each worker imports it).
 
     Returns:
         A `RunReport`; `tables` is empty when some run failed (rerun to retry those).
@@ -234,8 +251,9 @@ def run_plan(
     if threads < 1:
         raise MtlspecError(f"--threads must be at least 1, got {threads}")
     manifest = load_manifest(plan_dir)
-    check_directions(manifest, _check_data(settings, manifest.tasks))
-    jobs, skipped = _jobs(plan_dir, manifest, settings, threads, force, device)
+    device = job_device(device, options)  # before any job starts
+    check_directions(manifest, _check_data(settings, manifest.tasks, allow_import))
+    jobs, skipped = _jobs(plan_dir, manifest, settings, threads, force, device, allow_import)
     report = RunReport(plan=str(plan_dir), kind=manifest.kind, skipped=skipped)
     try:
         (plan_dir / RESULTS_DIR).mkdir(exist_ok=True)
@@ -265,19 +283,43 @@ def run_plan(
     return report
 
 
-def _check_data(settings: RunSettings, tasks: list[str]) -> dict[str, bool]:
+def job_device(device: str | None, options: ExecutorOptions) -> str | None:
+    """Where each job trains, checked before any starts.
+
+    Locally (and on a Ray started here) the device must exist on this machine. On a Ray
+    cluster (`address`) the GPUs are the workers': the name is checked there. With Ray, a
+    CUDA device needs `gpus_per_task` > 0 (Ray hides the GPUs from tasks that ask for none),
+    and `gpus_per_task` > 0 without `--device` means `cuda`.
+
+    Raises:
+        MtlspecError: an unknown device, CUDA missing here, or CUDA on Ray without GPUs.
+
+    Example:
+        >>> job_device(None, ExecutorOptions()), job_device("cpu", ExecutorOptions())
+        (None, 'cpu')
+    """
+    if options.kind == "ray":
+        if device is None and options.gpus_per_task > 0:
+            device = "cuda"
+        if device is not None and device.startswith("cuda") and options.gpus_per_task <= 0:
+            raise MtlspecError(f"--device {device} on Ray needs --gpus-per-task > 0 (Ray "
+                               "hides the GPUs from tasks that ask for none)")
+        if options.address is not None:
+            return device
+    if device is not None:
+        check_device(device)
+    return device
+
+
+def _check_data(settings: RunSettings, tasks: list[str],
+                allow_import: bool = False) -> dict[str, bool]:
     """Fail before any training when the data set is unknown or lacks a task of the plan.
 
     Returns:
         task → whether its metric is higher-is-better.
     """
-    from mtlspec.train.data import list_datasets
-
-    if settings.data not in list_datasets():
-        raise MtlspecError(f"unknown data set `{settings.data}` "
-                           f"(available: {', '.join(list_datasets())})")
     try:
-        data = settings.load_data(tasks)
+        data = settings.load_data(tasks, allow_import=allow_import)
     except TypeError as err:  # an option the data set does not take
         raise MtlspecError(f"data set `{settings.data}`: {err}") from None
     return {t: info.higher_is_better for t, info in data.tasks.items()}

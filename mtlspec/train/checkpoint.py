@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from mtlspec.errors import MtlspecError
-from mtlspec.io import save_torch
+from mtlspec.train.checkpoint_file import load_checkpoint_file, save_checkpoint_file
 
 CHECKPOINT_NAME = "last.pt"
 CHECKPOINT_VERSION = 1
@@ -45,8 +45,9 @@ def set_rng_state(state: Mapping[str, Any]) -> None:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Write a checkpoint atomically (a kill during the write keeps the previous one)."""
-    save_torch(path, state)
+    """Write a checkpoint atomically (a kill during the write keeps the previous one), in the
+    one checkpoint format (`mtlspec.train.checkpoint_file`, kind `train`)."""
+    save_checkpoint_file(path, "train", None, state)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
@@ -55,10 +56,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     Raises:
         MtlspecError: unreadable or not a training checkpoint.
     """
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise MtlspecError(f"cannot read checkpoint {path}: {err}") from None
-    if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
+    state = load_checkpoint_file(path, "train")
+    if state.get("version") != CHECKPOINT_VERSION:
         raise MtlspecError(f"{path} is not an mtlspec training checkpoint")
     return state

@@ -1,10 +1,10 @@
 """The CoNAL search checkpoint: one file DIR/conal.pt, written atomically after every epoch.
 
-It holds the search's settings (a resume with other settings is refused), the results of
-finished stages (CoNAL-Pro has several) and the running stage's state after its last epoch:
-supernet and optimiser state dicts, conflict counts, history and the torch RNG state, so a
-resumed search gives the same result as an uninterrupted one. Loaded with
-`torch.load(weights_only=True)`: plain containers and tensors only.
+In mtlspec's one checkpoint format (`mtlspec.train.checkpoint_file`, kind `conal`): the
+search's settings are its config (a resume with other settings is refused); its state holds
+the results of finished stages (CoNAL-Pro has several) and the running stage's state after its
+last epoch: supernet, optimiser and weighting state dicts, conflict counts, history and the
+torch RNG state, so a resumed search gives the same result as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -13,10 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from mtlspec.errors import MtlspecError
-from mtlspec.io import save_torch
+from mtlspec.train.checkpoint_file import load_checkpoint_file, save_checkpoint_file
 
 FILENAME = "conal.pt"
 
@@ -46,21 +44,14 @@ class Checkpoint:
     def _load(self) -> None:
         if self.path is None:
             raise MtlspecError("--resume needs --checkpoint DIR")
-        if not self.path.exists():
-            raise MtlspecError(f"nothing to resume: {self.path} does not exist")
-        try:
-            saved = torch.load(self.path, map_location="cpu", weights_only=True)
-        except Exception as err:
-            raise MtlspecError(f"cannot load checkpoint {self.path}: {err}") from None
-        if saved.get("meta") != self.meta:
-            raise MtlspecError(f"{self.path} was written by a different search (spec, tasks, "
-                               "flags or seed differ); use another --checkpoint folder")
-        self.done, self.current = saved["done"], saved["current"]
+        saved = load_checkpoint_file(self.path, "conal", self.meta)
+        self.done, self.current = list(saved["done"]), saved["current"]
 
     def save(self) -> None:
         if self.path is None:
             return
-        save_torch(self.path, {"meta": self.meta, "done": self.done, "current": self.current})
+        save_checkpoint_file(self.path, "conal", self.meta,
+                             {"done": self.done, "current": self.current})
 
     def stage_state(self, stage: int) -> dict | None:
         return self.current if self.current and self.current["stage"] == stage else None

@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 
 from mtlspec.backbone import BackboneBlocks
+from mtlspec.compile.heads import set_output_size
 from mtlspec.search.conal.checkpoint import Checkpoint
 from mtlspec.search.conal.stage import Progress, SearchConfig, StageResult, run_checkpointed
 from mtlspec.search.conal.supernet import Partition, Unit, build_supernet
@@ -41,7 +42,7 @@ def merge_row(units: Partition, keep: list[tuple[str, ...]], order: list[str]) -
 
 
 def search_pro(base: ir.TreeSpec, data, config: SearchConfig, backbone: BackboneBlocks,
-               ckpt: Checkpoint, progress: Progress | None
+               ckpt: Checkpoint, progress: Progress | None, device=None
                ) -> tuple[tuple[ir.Row, ...], list[StageResult]]:
     """Run the stages; return the layout (rows 1..B) and each searched stage's result.
 
@@ -52,6 +53,7 @@ def search_pro(base: ir.TreeSpec, data, config: SearchConfig, backbone: Backbone
         backbone: the base spec's blocks.
         ckpt: the search's checkpoint (stages already finished are not rerun).
         progress: called after every step.
+        device: where the supernets train (None: the CPU).
 
     Returns:
         (layout, stage results).
@@ -68,7 +70,9 @@ def search_pro(base: ir.TreeSpec, data, config: SearchConfig, backbone: Backbone
         torch.manual_seed(config.seed + stage)
         net = build_supernet(base, units=[Unit(u, (block - 1, block)) for u in units],
                              depth=block, tail=rows, backbone=backbone)
-        result = run_checkpointed(ckpt, stage, net, data, config, f"block {block}", progress)
+        set_output_size(net, tuple(data.input_shape[-2:]))
+        result = run_checkpointed(ckpt, stage, net, data, config, f"block {block}", progress,
+                                  device)
         results.append(result)
         keep = [u for u in units if result.choices["+".join(u)] == block]
         units = merge_row(units, keep, order)

@@ -12,13 +12,21 @@ from pathlib import Path
 
 import torch
 
+from mtlspec.compile.heads import set_output_size
 from mtlspec.errors import MtlspecError
 from mtlspec.search.conal.checkpoint import Checkpoint
 from mtlspec.search.conal.pro import search_pro
 from mtlspec.search.conal.spec import layout_from_branch_points, tree_spec
-from mtlspec.search.conal.stage import Progress, SearchConfig, StageResult, run_checkpointed
+from mtlspec.search.conal.stage import (
+    Progress,
+    SearchConfig,
+    StageResult,
+    make_search_weighting,
+    run_checkpointed,
+)
 from mtlspec.search.conal.supernet import base_blocks, build_supernet
 from mtlspec.spec import ir
+from mtlspec.train.device import check_device
 
 
 @dataclass
@@ -48,7 +56,7 @@ def _check_data(base: ir.TreeSpec, data) -> None:
 def search_conal(base: ir.TreeSpec, data, *, config: SearchConfig | None = None,
                  pro: bool = False, name: str | None = None, checkpoint: Path | None = None,
                  resume: bool = False, progress: Progress | None = None,
-                 allow_import: bool = False) -> ConalResult:
+                 allow_import: bool = False, device: str | None = None) -> ConalResult:
     """Search a tree over the base spec's backbone with CoNAL (or CoNAL-Pro).
 
     Args:
@@ -62,6 +70,8 @@ def search_conal(base: ir.TreeSpec, data, *, config: SearchConfig | None = None,
         resume: continue from the checkpoint (same search settings required).
         progress: called after every step.
         allow_import: allow a `"pkg.module:callable"` backbone.
+        device: where the supernet trains (cpu, cuda, cuda:1; None: the CPU); not part of
+            the settings a resume must match.
 
     Returns:
         The `ConalResult`; `result.spec` is validated and ready for `format`.
@@ -82,7 +92,9 @@ def search_conal(base: ir.TreeSpec, data, *, config: SearchConfig | None = None,
     """
     ir.require_kind(base, "model", "CoNAL needs its backbone and heads from")
     config = config if config is not None else SearchConfig()
+    device = check_device(device)
     _check_data(base, data)
+    make_search_weighting(config, [t.name for t in base.tasks])  # bad names fail up front
     meta = {"base": ir.to_json(base, indent=None), "pro": pro,
             "config": {k: v for k, v in asdict(config).items()}}
     ckpt = Checkpoint(checkpoint, meta, resume)
@@ -90,12 +102,13 @@ def search_conal(base: ir.TreeSpec, data, *, config: SearchConfig | None = None,
     torch.manual_seed(config.seed)
     backbone = base_blocks(base, allow_import=allow_import)
     if pro:
-        layout, stages = search_pro(base, data, config, backbone, ckpt, progress)
+        layout, stages = search_pro(base, data, config, backbone, ckpt, progress, device)
         spec = tree_spec(base, layout, name=name or f"{base.name}_conal_pro")
         return ConalResult(spec, None, stages, time.perf_counter() - started, config, True)
     torch.manual_seed(config.seed)
     net = build_supernet(base, backbone=backbone)
-    result = run_checkpointed(ckpt, 0, net, data, config, "conal", progress)
+    set_output_size(net, tuple(data.input_shape[-2:]))  # dense heads at the data's size
+    result = run_checkpointed(ckpt, 0, net, data, config, "conal", progress, device)
     tasks = [t.name for t in base.tasks]
     points = {t: result.choices[t] for t in tasks}
     layout = layout_from_branch_points(tasks, points, len(backbone.blocks))

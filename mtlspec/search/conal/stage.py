@@ -8,7 +8,10 @@ gets no update. Masked modules get `grad = None`, not zeros, so Adam's momentum 
 do not move them either ("nothing is updated there"). `conflict_noticing=False` ablates it.
 
 Choices the paper leaves open (documented here and in the README):
-- Search loss: the plain sum of task losses (uniform weights), on both levels.
+- Search loss: the plain sum of task losses (uniform weights), on both levels; with
+  `weighting` (CoNAL paper, Table 7: CoNAL + MGDA, PCGrad, ...) the weight step combines the
+  per-task gradients with that method (`mtlspec.train.step.weighted_gradients`, on the
+  parameters two or more tasks reach) before conflict noticing drops the frozen modules'.
 - Optimisers: Adam for weights (lr 1e-3) and for α (lr 3e-3, betas (0.5, 0.999), weight decay
   1e-3, DARTS-style); α starts at zero (uniform over branch points).
 - `warmup_epochs` (default 0): epochs that train only the weights, α frozen.
@@ -28,6 +31,8 @@ import torch
 
 from mtlspec.search.conal.checkpoint import Checkpoint
 from mtlspec.search.conal.supernet import ConalSupernet
+from mtlspec.train.search_weighting import search_weighting
+from mtlspec.train.step import weighted_gradients
 
 Progress = Callable[[str, int, int], None]  # (stage label, steps done, steps in the stage)
 
@@ -45,6 +50,19 @@ class SearchConfig:
     conflict_noticing: bool = True
     seed: int = 0
     steps_per_epoch: int | None = None  # cap (tests, quick looks); None: one pass over train
+    # a loss weighting for the weight step (`mtlspec.train.weighting`); None: the plain sum
+    weighting: str | None = None
+    weighting_options: tuple[tuple[str, str], ...] = ()
+
+
+def make_search_weighting(config: SearchConfig, tasks: Sequence[str]):
+    """The configured weighting bound to `tasks` (None: the plain sum of the losses).
+
+    Raises:
+        MtlspecError: an unknown method or option, or a representation method (rep_grad).
+    """
+    return search_weighting(config.weighting, dict(config.weighting_options), tasks=tasks,
+                            seed=config.seed, lr=config.weight_lr, where="CoNAL")
 
 
 @dataclass
@@ -108,12 +126,16 @@ def conflict_mask(grads: Sequence[Sequence[torch.Tensor]]) -> tuple[list[bool], 
     return update, negative, pairs
 
 
-def _batch(dataset, indices: torch.Tensor):
+def _batch(dataset, indices: torch.Tensor, device: torch.device | None = None):
     if hasattr(dataset, "batch"):
-        return dataset.batch(indices)
-    from torch.utils.data import default_collate
+        x, y = dataset.batch(indices)
+    else:
+        from torch.utils.data import default_collate
 
-    return default_collate([dataset[int(i)] for i in indices])
+        x, y = default_collate([dataset[int(i)] for i in indices])
+    if device is None:
+        return x, y
+    return x.to(device), {t: v.to(device) for t, v in y.items()}
 
 
 def _losses(net: ConalSupernet, data) -> dict[str, Callable]:
@@ -133,7 +155,8 @@ def _arch_step(net, opt, batch, losses) -> float:
     return float(loss.detach())
 
 
-def _weight_step(net, opt, batch, losses, stats: ConflictStats, noticing: bool) -> float:
+def _weight_step(net, opt, batch, losses, stats: ConflictStats, noticing: bool,
+                 weighting=None) -> float:
     x, y = batch
     out = net(x)
     task_losses = [losses[t](out[t], y[t]) for t in net.task_names]
@@ -156,10 +179,24 @@ def _weight_step(net, opt, batch, losses, stats: ConflictStats, noticing: bool) 
         stats.frozen[p] += noticing and not ok
     frozen = {id(q) for p, ok in enumerate(update) if noticing and not ok
               for q in net.shared[p].parameters()}
-    for k, param in enumerate(params):
-        parts = [g[k] for g in per_task if g[k] is not None]
-        param.grad = None if id(param) in frozen or not parts else torch.stack(parts).sum(0)
+    if weighting is not None:
+        for param in params:
+            param.grad = None
+        reached = [sum(g[k] is not None for g in per_task) >= 2 for k in range(len(params))]
+        weighted_gradients(weighting, torch.stack(task_losses).detach(), per_task, params,
+                           reached)
+        for param in params:
+            if id(param) in frozen:
+                param.grad = None
+    else:
+        for k, param in enumerate(params):
+            parts = [g[k] for g in per_task if g[k] is not None]
+            param.grad = None if id(param) in frozen or not parts else torch.stack(parts).sum(0)
     opt.step()
+    if weighting is not None and weighting.observes:
+        with torch.no_grad():  # FAMO: the same batch's losses after the update
+            after = net(x)
+            weighting.observe(torch.stack([losses[t](after[t], y[t]) for t in net.task_names]))
     return float(sum(task_losses).detach())
 
 
@@ -168,7 +205,7 @@ def _epoch_order(size: int, seed: int, stage: int, epoch: int, salt: int) -> tor
     return torch.randperm(size, generator=gen)
 
 
-def _restore(state: dict | None, net, opt_w, opt_a
+def _restore(state: dict | None, net, opt_w, opt_a, weighting=None
              ) -> tuple[ConflictStats, list[dict], int]:
     """Load a saved stage state (or start fresh): stats, history, first epoch to run."""
     if state is None:
@@ -177,6 +214,8 @@ def _restore(state: dict | None, net, opt_w, opt_a
     net.load_state_dict(state["net"])
     opt_w.load_state_dict(state["opt_w"])
     opt_a.load_state_dict(state["opt_a"])
+    if weighting is not None:
+        weighting.load_state_dict(state["weighting"])
     torch.set_rng_state(state["rng"])
     return ConflictStats(**state["stats"]), list(state["history"]), state["epoch"]
 
@@ -185,7 +224,8 @@ def run_stage(net: ConalSupernet, data, config: SearchConfig, *, label: str = "c
               stage: int = 0, state: dict | None = None,
               on_epoch: Callable[[dict], None] | None = None,
               progress: Progress | None = None,
-              losses: dict[str, Callable] | None = None) -> StageResult:
+              losses: dict[str, Callable] | None = None,
+              device: torch.device | str | None = None) -> StageResult:
     """Train one supernet bi-level for `config.epochs` epochs; return its choices.
 
     Args:
@@ -197,6 +237,7 @@ def run_stage(net: ConalSupernet, data, config: SearchConfig, *, label: str = "c
         on_epoch: called after every epoch with the stage's state (for checkpoints).
         progress: called after every step.
         losses: task → loss function (default: each task's registered loss, `loss_for`).
+        device: where the supernet trains (None: where it is; checked by the caller).
 
     Returns:
         The `StageResult`.
@@ -213,10 +254,14 @@ def run_stage(net: ConalSupernet, data, config: SearchConfig, *, label: str = "c
         (2, ['left', 'parity', 'right'], 1)
     """
     losses = losses if losses is not None else _losses(net, data)
+    device = torch.device(device) if device is not None else None
+    if device is not None:
+        net.to(device)
+    weighting = make_search_weighting(config, net.task_names)
     opt_w = torch.optim.Adam(net.weight_parameters(), lr=config.weight_lr)
     opt_a = torch.optim.Adam(net.arch_parameters(), lr=config.arch_lr, betas=(0.5, 0.999),
                              weight_decay=config.arch_weight_decay)
-    stats, history, start = _restore(state, net, opt_w, opt_a)
+    stats, history, start = _restore(state, net, opt_w, opt_a, weighting)
     n_train, bs = len(data.train), config.batch_size
     steps = math.ceil(n_train / bs)
     if config.steps_per_epoch is not None:
@@ -229,17 +274,23 @@ def run_stage(net: ConalSupernet, data, config: SearchConfig, *, label: str = "c
         for k in range(steps):
             if epoch >= config.warmup_epochs:
                 v = val_order[(torch.arange(bs) + k * bs) % len(val_order)]
-                val_sum += _arch_step(net, opt_a, _batch(data.val, v), losses)
-            batch = _batch(data.train, order[k * bs:(k + 1) * bs])
-            train_sum += _weight_step(net, opt_w, batch, losses, stats, config.conflict_noticing)
+                val_sum += _arch_step(net, opt_a, _batch(data.val, v, device), losses)
+            batch = _batch(data.train, order[k * bs:(k + 1) * bs], device)
+            train_sum += _weight_step(net, opt_w, batch, losses, stats, config.conflict_noticing,
+                                      weighting)
             if progress is not None:
                 progress(label, (epoch - start) * steps + k + 1, (config.epochs - start) * steps)
         history.append({"epoch": epoch + 1, "train_loss": train_sum / steps,
                         "val_loss": val_sum / steps if epoch >= config.warmup_epochs else None})
+        if weighting is not None:
+            weighting.end_epoch()
+            history[-1]["weights"] = [float(w) for w in weighting.last] \
+                if weighting.last is not None else None
         if on_epoch is not None:
             on_epoch({"epoch": epoch + 1, "net": net.state_dict(), "opt_w": opt_w.state_dict(),
                       "opt_a": opt_a.state_dict(), "stats": asdict(stats), "history": history,
-                      "rng": torch.get_rng_state()})
+                      "rng": torch.get_rng_state(),
+                      "weighting": weighting.state_dict() if weighting is not None else {}})
     return StageResult(label, net.choices(),
                        {k: [float(v) for v in w] for k, w in net.branch_weights().items()},
                        {u.key: list(u.candidates) for u in net.units}, stats, history,
@@ -247,8 +298,8 @@ def run_stage(net: ConalSupernet, data, config: SearchConfig, *, label: str = "c
 
 
 def run_checkpointed(ckpt: Checkpoint, stage: int, net: ConalSupernet, data,
-                     config: SearchConfig, label: str, progress: Progress | None
-                     ) -> StageResult:
+                     config: SearchConfig, label: str, progress: Progress | None,
+                     device: torch.device | str | None = None) -> StageResult:
     """Run one stage (or return it, when the checkpoint holds it finished), saving every epoch."""
     done = ckpt.finished(stage)
     if done is not None:
@@ -257,6 +308,6 @@ def run_checkpointed(ckpt: Checkpoint, stage: int, net: ConalSupernet, data,
         return StageResult(**done)
     result = run_stage(net, data, config, label=label, stage=stage,
                        state=ckpt.stage_state(stage), on_epoch=ckpt.on_epoch(stage),
-                       progress=progress)
+                       progress=progress, device=device)
     ckpt.finish(stage, asdict(result))
     return result

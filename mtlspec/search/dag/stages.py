@@ -29,10 +29,13 @@ from typing import Any
 
 import torch
 
+from mtlspec.compile.heads import set_output_size
 from mtlspec.errors import MtlspecError
-from mtlspec.io import save_torch
 from mtlspec.search.dag.supernet import DagSupernet
 from mtlspec.spec import ir, validate
+from mtlspec.train.checkpoint_file import load_checkpoint_file, save_checkpoint_file
+from mtlspec.train.device import check_device
+from mtlspec.train.search_weighting import search_weighting, weighted_grads
 
 STAGES = ("warmup", "search")
 
@@ -54,6 +57,10 @@ class SearchConfig:
     reduction: str = "flow"
     seed: int = 0
     max_steps: int | None = None  # per stage and epoch; caps tiny test runs
+    # a loss weighting for θ's update (search and fine-tuning); None: the plain sum of losses
+    weighting: str | None = None
+    weighting_options: tuple[tuple[str, str], ...] = ()
+
 
 
 @dataclass
@@ -65,6 +72,11 @@ class SearchState:
     epoch: int = 0  # finished epochs of `stage`
     history: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+
+
+def _weighting(config: SearchConfig, tasks: list[str]):
+    return search_weighting(config.weighting, dict(config.weighting_options), tasks=tasks,
+                            seed=config.seed, lr=config.lr, where="DAG")
 
 
 def central_spec(base: ir.DagSpec, config: SearchConfig) -> ir.DagSpec:
@@ -96,15 +108,16 @@ def _fingerprint(spec: ir.DagSpec, config: SearchConfig) -> dict[str, Any]:
     return {"spec": ir.to_json(spec, indent=None), **keep}
 
 
-def _batches(dataset, batch_size: int, generator: torch.Generator):
+def _batches(dataset, batch_size: int, generator: torch.Generator, device: torch.device):
     order = torch.randperm(len(dataset), generator=generator)
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
         if hasattr(dataset, "batch"):
-            yield dataset.batch(idx)
+            x, y = dataset.batch(idx)
         else:
             xs, ys = zip(*(dataset[int(i)] for i in idx), strict=True)
-            yield torch.stack(xs), {t: torch.stack([y[t] for y in ys]) for t in ys[0]}
+            x, y = torch.stack(xs), {t: torch.stack([v[t] for v in ys]) for t in ys[0]}
+        yield x.to(device), {t: v.to(device) for t, v in y.items()}
 
 
 def _optimizers(net: DagSupernet, config: SearchConfig):
@@ -113,22 +126,21 @@ def _optimizers(net: DagSupernet, config: SearchConfig):
     return weights, arch
 
 
-def _save(path: Path, state: SearchState, opts, fingerprint: dict[str, Any]) -> None:
-    save_torch(path, {"fingerprint": fingerprint, "stage": state.stage, "epoch": state.epoch,
-                "history": state.history, "seconds": state.seconds,
-                "model": state.supernet.state_dict(),
-                "opt_weights": opts[0].state_dict(), "opt_arch": opts[1].state_dict(),
-                "rng": torch.get_rng_state()})
+def _save(path: Path, state: SearchState, opts, fingerprint: dict[str, Any],
+          weighting=None) -> None:
+    save_checkpoint_file(path, "dag", fingerprint, {
+        "weighting": weighting.state_dict() if weighting is not None else {},
+        "stage": state.stage, "epoch": state.epoch, "history": state.history,
+        "seconds": state.seconds, "model": state.supernet.state_dict(),
+        "opt_weights": opts[0].state_dict(), "opt_arch": opts[1].state_dict(),
+        "rng": torch.get_rng_state()})
 
 
-def _load(path: Path, state: SearchState, opts, fingerprint: dict[str, Any]) -> None:
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # unpickling refused or a corrupt file
-        raise MtlspecError(f"cannot read the search checkpoint {path}: {err}") from None
-    if saved.get("fingerprint") != fingerprint:
-        raise MtlspecError(f"{path} belongs to another search (spec or settings differ); "
-                           "drop --resume to start over")
+def _load(path: Path, state: SearchState, opts, fingerprint: dict[str, Any],
+          weighting=None) -> None:
+    saved = load_checkpoint_file(path, "dag", fingerprint)
+    if weighting is not None:
+        weighting.load_state_dict(saved["weighting"])
     state.supernet.load_state_dict(saved["model"])
     opts[0].load_state_dict(saved["opt_weights"])
     opts[1].load_state_dict(saved["opt_arch"])
@@ -138,7 +150,7 @@ def _load(path: Path, state: SearchState, opts, fingerprint: dict[str, Any]) -> 
 
 
 def _epoch(state: SearchState, data, opts, config: SearchConfig, kappa: float,
-           bar) -> dict[str, Any]:
+           bar, device: torch.device, weighting=None) -> dict[str, Any]:
     from mtlspec.train.losses import loss_for
 
     net, searching = state.supernet, state.stage == "search"
@@ -149,17 +161,30 @@ def _epoch(state: SearchState, data, opts, config: SearchConfig, kappa: float,
     for p in net.arch_parameters():  # the warm-up holds α, β, Γ at 0
         p.requires_grad_(searching)
     total, squeeze, steps = 0.0, 0.0, 0
-    for x, y in _batches(data.train, config.batch_size, gen):
+    for x, y in _batches(data.train, config.batch_size, gen, device):
         out = net(x)
-        loss = sum(fn(out[t], y[t]) for t, fn in losses.items())
+        task_losses = [fn(out[t], y[t]) for t, fn in losses.items()]
+        loss = sum(task_losses)
         sq = net.squeeze_loss(kappa)
         if searching:
             loss = loss + config.lambda_sq * sq
         for opt in opts[:2 if searching else 1]:
             opt.zero_grad(set_to_none=True)
-        loss.backward()
+        if weighting is None:
+            loss.backward()
+        else:  # θ: the weighted task gradients; α, β, Γ: the plain (squeezed) loss
+            weighted_grads(weighting, task_losses, net.weight_parameters())
+            if searching:
+                grads = torch.autograd.grad(loss, net.arch_parameters(), allow_unused=True)
+                for p, g in zip(net.arch_parameters(), grads, strict=True):
+                    p.grad = g
         for opt in opts[:2 if searching else 1]:
             opt.step()
+        if weighting is not None and weighting.observes:
+            with torch.no_grad():  # FAMO: the same batch's losses after the update
+                after = net(x)
+                weighting.observe(torch.stack([fn(after[t], y[t])
+                                               for t, fn in losses.items()]))
         total, squeeze, steps = total + loss.item(), squeeze + sq.item(), steps + 1
         bar.advance(1, f"{state.stage} {state.epoch + 1}: loss {total / steps:.3f}")
         if config.max_steps is not None and steps >= config.max_steps:
@@ -169,7 +194,8 @@ def _epoch(state: SearchState, data, opts, config: SearchConfig, kappa: float,
 
 
 def search(base: ir.DagSpec, data, config: SearchConfig, *, checkpoint: Path | None = None,
-           resume: bool = False, progress: bool = False) -> SearchState:
+           resume: bool = False, progress: bool = False,
+           device: str | None = None) -> SearchState:
     """Run the warm-up and search stages; return the trained supernet.
 
     Args:
@@ -179,6 +205,7 @@ def search(base: ir.DagSpec, data, config: SearchConfig, *, checkpoint: Path | N
         checkpoint: a folder for `search.pt` (written after every epoch).
         resume: continue from `checkpoint/search.pt` if it exists.
         progress: show a progress bar on stderr.
+        device: where the supernet trains (None: the CPU); not part of what a resume matches.
 
     Returns:
         The finished `SearchState`.
@@ -203,15 +230,19 @@ def search(base: ir.DagSpec, data, config: SearchConfig, *, checkpoint: Path | N
     if missing:
         raise MtlspecError(f"the data has no task {', '.join(missing)}; it has "
                            f"{', '.join(data.tasks)}")
+    device = check_device(device)
+    weighting = _weighting(config, [t.name for t in spec.tasks])
     torch.manual_seed(config.seed)
     state = SearchState(DagSupernet(spec))
+    set_output_size(state.supernet, tuple(data.input_shape[-2:]))  # dense heads: data's size
+    state.supernet.to(device)
     opts = _optimizers(state.supernet, config)
     fingerprint = _fingerprint(spec, config)
     path = None if checkpoint is None else Path(checkpoint) / "search.pt"
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         if resume and path.exists():
-            _load(path, state, opts, fingerprint)
+            _load(path, state, opts, fingerprint, weighting)
     kappa = kappa_for(config, spec.central.states)
     epochs = {"warmup": config.epochs_warmup, "search": config.epochs_search}
     steps = -(-len(data.train) // config.batch_size)
@@ -226,11 +257,14 @@ def search(base: ir.DagSpec, data, config: SearchConfig, *, checkpoint: Path | N
                 state.stage, state.epoch = stage, 0
             while state.epoch < epochs[stage]:
                 start = time.perf_counter()
-                state.history.append(_epoch(state, data, opts, config, kappa, bar))
+                state.history.append(_epoch(state, data, opts, config, kappa, bar, device,
+                                            weighting))
+                if weighting is not None:
+                    weighting.end_epoch()
                 state.epoch += 1
                 state.seconds += time.perf_counter() - start
                 if path is not None:
-                    _save(path, state, opts, fingerprint)
+                    _save(path, state, opts, fingerprint, weighting)
     return state
 
 
@@ -260,7 +294,8 @@ class DagSearchResult:
 
 
 def finetune(spec: ir.DagSpec, supernet: DagSupernet | None, data, config: SearchConfig, *,
-             checkpoint: Path | None = None, resume: bool = False, progress: bool = False):
+             checkpoint: Path | None = None, resume: bool = False, progress: bool = False,
+             device: str | None = None):
     """Compile `spec`, copy the searched θ into it where edges survive, train it.
 
     Returns:
@@ -285,9 +320,11 @@ def finetune(spec: ir.DagSpec, supernet: DagSupernet | None, data, config: Searc
     settings = RunSettings(epochs=config.epochs_finetune, batch_size=config.batch_size,
                            lr=config.lr, seed=config.seed)
     model = load_model(spec, seed=config.seed, dtype=torch.float32)
+    set_output_size(model, tuple(data.input_shape[-2:]))
     keys = transfer_weights(supernet, model) if supernet is not None else []
     result = fit(model, data, settings, checkpoint=checkpoint, resume=resume,
-                 progress=progress, max_steps=_total_steps(data, config))
+                 progress=progress, max_steps=_total_steps(data, config), device=device,
+                 weighting=_weighting(config, list(model.task_names)))
     return model, result, keys
 
 
@@ -299,7 +336,8 @@ def _total_steps(data, config: SearchConfig) -> int | None:
 
 def run_dag_search(base: ir.DagSpec, data, config: SearchConfig, *,
                    checkpoint: Path | None = None, resume: bool = False,
-                   progress: bool = False, name: str | None = None) -> DagSearchResult:
+                   progress: bool = False, name: str | None = None,
+                   device: str | None = None) -> DagSearchResult:
     """Warm-up, search, reduction (`config.reduction`), spec, fine-tuning.
 
     Args:
@@ -308,6 +346,7 @@ def run_dag_search(base: ir.DagSpec, data, config: SearchConfig, *,
         resume: continue from the checkpoints there.
         progress: progress bars on stderr.
         name: the output spec's name.
+        device: where the search and fine-tuning train (None: the CPU).
 
     Returns:
         The `DagSearchResult`; with `epochs_finetune=0` the network is compiled and
@@ -331,14 +370,15 @@ def run_dag_search(base: ir.DagSpec, data, config: SearchConfig, *,
     from mtlspec.search.dag.flow import reduce_all
     from mtlspec.search.dag.report import to_dag_spec
 
-    state = search(base, data, config, checkpoint=checkpoint, resume=resume, progress=progress)
+    state = search(base, data, config, checkpoint=checkpoint, resume=resume, progress=progress,
+                   device=device)
     central = state.supernet.spec
     reductions = reduce_all(state.supernet.task_archs(), central.central.flow,
                             config.reduction, config.seed)
     spec = to_dag_spec(central, reductions, name=name)
     tune_dir = None if checkpoint is None else Path(checkpoint) / "finetune"
     model, result, keys = finetune(spec, state.supernet, data, config, checkpoint=tune_dir,
-                                   resume=resume, progress=progress)
+                                   resume=resume, progress=progress, device=device)
     return DagSearchResult(spec, reductions, state, model, result, keys,
                            state.supernet.central_params(),
                            sum(p.numel() for p in model.parameters()))

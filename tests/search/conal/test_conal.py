@@ -182,7 +182,7 @@ def test_resume_after_an_interruption_matches_an_uninterrupted_run(base, data, t
     assert resumed.stages[0].weights == whole.stages[0].weights
     assert resumed.spec == whole.spec
     other = SearchConfig(epochs=2, batch_size=32, steps_per_epoch=2, seed=1)
-    with pytest.raises(MtlspecError, match="different search"):
+    with pytest.raises(MtlspecError, match="another conal run"):
         search_conal(base, data, config=other, checkpoint=tmp_path, resume=True)
 
 

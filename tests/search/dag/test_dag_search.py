@@ -105,7 +105,7 @@ def test_resume_continues_exactly(base, data, tmp_path):
     for a, b in zip(resumed.supernet.state_dict().values(), fresh.supernet.state_dict().values(),
                     strict=True):
         assert torch.allclose(a.float(), b.float(), atol=1e-6)
-    with pytest.raises(MtlspecError, match="another search"):
+    with pytest.raises(MtlspecError, match="another dag run"):
         search(base, data, SearchConfig(epochs_search=1, seed=7, max_steps=1),
                checkpoint=tmp_path, resume=True)
 
