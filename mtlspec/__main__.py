@@ -1,6 +1,6 @@
 """`python -m mtlspec` runs the command line."""
 
-from mtlspec.cli import main
+from mtlspec.cli import run
 
 if __name__ == "__main__":
-    main()
+    run()

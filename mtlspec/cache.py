@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +47,8 @@ def cache_dir() -> Path:
 
 
 def _version(package: str) -> str | None:
+    from importlib import metadata  # here: importing it costs ~50 ms (email, csv, zipfile)
+
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
@@ -162,3 +163,32 @@ def store(key: dict[str, Any], report: dict[str, Any]) -> None:
         write_atomic(path, json.dumps(entry))
     except (OSError, MtlspecError):
         pass  # a read-only or full disk costs the next call time, nothing else
+
+
+def load_bytes(name: str) -> bytes | None:
+    """The bytes stored under `name` (a file name: the caller puts every input it depends on
+    into it), or None when missing, unreadable or not what was written (checksum).
+
+    Example:
+        >>> store_bytes("example-1.bin", b"tables"); load_bytes("example-1.bin")
+        b'tables'
+        >>> _ = (cache_dir() / "example-1.bin").write_bytes(b"0" * 64 + b"\\ntablez")
+        >>> load_bytes("example-1.bin") is None
+        True
+    """
+    try:
+        checksum, _, data = (cache_dir() / name).read_bytes().partition(b"\n")
+    except OSError:
+        return None
+    return data if checksum == hashlib.sha256(data).hexdigest().encode() else None
+
+
+def store_bytes(name: str, data: bytes) -> None:
+    """Write `data` under `name` (atomically, with its checksum); an unwritable cache is
+    skipped."""
+    path = cache_dir() / name
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, hashlib.sha256(data).hexdigest().encode() + b"\n" + data)
+    except (OSError, MtlspecError):
+        pass

@@ -225,6 +225,13 @@ class OpCounter(TorchDispatchMode):
         self.flops = 0
         self.uncounted: Counter[str] = Counter()
 
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # Counting never runs under torch.compile; saying so keeps torch from wrapping
+        # __torch_dispatch__ in a dynamo guard whose first call imports torch._dynamo and
+        # sympy (~1 s of start-up). Read once, at class creation, by TorchDispatchMode.
+        return False
+
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (),
                            kwargs: dict | None = None) -> Any:
         kwargs = kwargs or {}

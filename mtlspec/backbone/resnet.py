@@ -1,7 +1,7 @@
 """`resnet`: a small built-in ResNet for small images and dense tasks.
 
 A 3x3 conv-BN-ReLU stem keeps the resolution; then `stages` stages of `blocks` basic residual
-blocks (torchvision's `BasicBlock`), `width` channels in the first stage and twice as many in
+blocks (`BasicBlock`), `width` channels in the first stage and twice as many in
 each next one, every stage after the first halving the resolution. So a 64x64 image with 4
 stages ends as an 8x8 map: dense heads upsample from there. No pooling, no classifier: the
 detector cuts it between residual blocks.
@@ -10,7 +10,38 @@ detector cuts it between residual blocks.
 from __future__ import annotations
 
 from torch import Tensor, nn
-from torchvision.models.resnet import BasicBlock
+
+
+class BasicBlock(nn.Module):
+    """ResNet's basic residual block: conv3x3-BN-ReLU-conv3x3-BN, plus the input (through
+    `downsample` when given), then ReLU.
+
+    Same submodule names, parameters and forward as torchvision's `BasicBlock` (so state dicts
+    and traced node names are the same), defined here because importing anything from
+    torchvision imports all of it, `torch._dynamo` and sympy included: seconds of start-up.
+
+    Example:
+        >>> import torch
+        >>> BasicBlock(8, 8)(torch.zeros(1, 8, 4, 4)).shape
+        torch.Size([1, 8, 4, 4])
+    """
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1,
+                 downsample: nn.Module | None = None) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = downsample
+        self.stride = stride
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        out += x if self.downsample is None else self.downsample(x)
+        return self.relu(out)
 
 
 class SmallResNet(nn.Module):

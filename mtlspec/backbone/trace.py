@@ -42,8 +42,11 @@ def _leaf_types() -> tuple[type[nn.Module], ...]:
 
     fx bakes such a branch into the graph at trace time; kept as leaves they stay live, so the
     blocks behave like the original in both train and eval mode (stochastic depth, DropBlock,
-    Swin attention dropout).
+    Swin attention dropout). Only when torchvision is already imported (a model of it is
+    being traced): importing it imports `torch._dynamo` and sympy, seconds for a plain convnet.
     """
+    if "torchvision" not in sys.modules:
+        return _timm_leaves()[0]
     from torchvision.models import swin_transformer
     from torchvision.ops import DropBlock2d, DropBlock3d, StochasticDepth
 

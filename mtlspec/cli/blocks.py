@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from mtlspec.cli.options import allow_import_option, json_option
+from mtlspec.cli.options import allow_import_option, apply_threads, json_option, threads_option
 from mtlspec.errors import CheckFailed
 
 _SHAPE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
@@ -84,9 +84,10 @@ def _parse_args(ctx: click.Context, param: click.Parameter, values: tuple[str, .
 @click.option("--no-cache", is_flag=True,
               help="Detect again instead of reading the on-disk cache (~/.cache/mtlspec or "
               "$MTLSPEC_CACHE_DIR); the fresh result is still written to it.")
+@threads_option
 def blocks(backbone: str, input_shape: tuple[int, ...], selection: Any, args: dict,
            weights: str | None, allow_import: bool, verify: bool, as_json: bool,
-           no_cache: bool) -> None:
+           no_cache: bool, threads: int | None) -> None:
     """Detect BACKBONE's branching points and show its blocks with their cost (GMACs:
     10^9 multiply-adds, fvcore convention: one multiply-add counts once).
 
@@ -104,6 +105,7 @@ def blocks(backbone: str, input_shape: tuple[int, ...], selection: Any, args: di
     """
     from mtlspec import cache
 
+    apply_threads(threads)
     key = cache.blocks_key(backbone, args, input_shape, selection)
     report = None
     if key is not None and not (no_cache or verify or weights):

@@ -12,7 +12,13 @@ from typing import Any
 
 import click
 
-from mtlspec.cli.options import allow_import_option, json_option, no_cache_option
+from mtlspec.cli.options import (
+    allow_import_option,
+    apply_threads,
+    json_option,
+    no_cache_option,
+    threads_option,
+)
 from mtlspec.cost.budget import percent
 from mtlspec.errors import MtlspecError
 
@@ -85,9 +91,10 @@ def _print_cost(data: dict[str, Any]) -> None:
               "and its hash: a baseline for `mtlspec diff` and `mtlspec check --against`.")
 @no_cache_option
 @allow_import_option
+@threads_option
 @json_option()
 def cost_command(file: str, save: str | None, no_cache: bool, allow_import: bool,
-                 as_json: bool) -> None:
+                 threads: int | None, as_json: bool) -> None:
     """Compute (GMACs) and parameters of spec FILE: per node, per task path, heads, total,
     and relative to one independent single-task network per task. MACs follow fvcore's
     convention: one multiply-add counts once (papers that count 2 FLOPs per multiply-add
@@ -101,6 +108,7 @@ def cost_command(file: str, save: str | None, no_cache: bool, allow_import: bool
     from mtlspec.cost.cached import spec_cost
     from mtlspec.spec import load, validate
 
+    apply_threads(threads)  # before torch loads, and only if a cache miss needs it
     doc = load(file)
     validate(doc)
     data = spec_cost(doc, allow_import=allow_import, use_cache=not no_cache).data
@@ -125,9 +133,11 @@ def cost_command(file: str, save: str | None, no_cache: bool, allow_import: bool
 @click.option("--opset", type=click.IntRange(min=7), help="ONNX opset (default 17).")
 @click.option("--no-verify", is_flag=True, help="Skip the onnxruntime vs PyTorch comparison.")
 @allow_import_option
+@threads_option
 @json_option()
 def build_command(file: str, output: str, weights: str | None, opset: int | None,
-                  no_verify: bool, allow_import: bool, as_json: bool) -> None:
+                  no_verify: bool, allow_import: bool, threads: int | None,
+                  as_json: bool) -> None:
     """Compile spec FILE and export it to ONNX: input named as in the spec, one output per
     task, a dynamic batch axis, the spec text in the metadata. The graph is checked with
     onnx.checker, then onnxruntime is compared with PyTorch (eval mode) at two batch sizes;
@@ -137,6 +147,7 @@ def build_command(file: str, output: str, weights: str | None, opset: int | None
     mtlspec build specs/conal_multidigits.mtl -o out/conal.onnx
     mtlspec build specs/nyuv2_resnet34.mtl -o nyu.onnx --weights trained.pt
     """
+    apply_threads(threads)
     doc, model = _compiled(file, allow_import, weights)
     from mtlspec.exporters.onnx import ParityFailed, export
 

@@ -1,18 +1,21 @@
 """Options several commands share, defined once: same name, same parsing, same help.
 
-Imported by every command module, so it stays light (click only; parsers from `mtlspec.spec`).
+Imported by every command module, so it stays light: click only (`mtlspec.spec`, which
+loads the IR, is imported where a value is parsed).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
 
 from mtlspec.errors import MtlspecError
-from mtlspec.spec.numbers import parse_count
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -96,6 +99,8 @@ def count_option(ctx: click.Context, param: click.Parameter, value: str | None) 
     """
     if value is None:
         return None
+    from mtlspec.spec.numbers import parse_count  # here: `mtlspec.spec` loads the whole IR
+
     try:
         count = parse_count(value)
     except (ValueError, ArithmeticError) as err:
@@ -259,3 +264,40 @@ def emit_report(text: str, output: str | None) -> None:
     except OSError as err:
         raise MtlspecError(f"cannot create {folder}: {err.strerror or err}") from None
     write_atomic(output, text if text.endswith("\n") else text + "\n")
+
+
+DEFAULT_THREADS = 1
+"""CPU threads of train, build, blocks and cost unless `--threads`, MTLSPEC_THREADS or
+OMP_NUM_THREADS say otherwise: their models are mostly small ops at small batches, where more
+threads cost CPU time and, on a shared machine, wall time too (bench/overhead.py measures)."""
+
+
+def threads_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`--threads N` (parameter `threads`; also MTLSPEC_THREADS): see `apply_threads`."""
+    return click.option(
+        "--threads", type=click.IntRange(min=1), default=None, envvar="MTLSPEC_THREADS",
+        show_envvar=True, metavar="N",
+        help=f"CPU threads for torch and onnxruntime (default {DEFAULT_THREADS}, or "
+        "OMP_NUM_THREADS when set; more help big models on an idle machine).")(command)
+
+
+def apply_threads(threads: int | None) -> int | None:
+    """Give torch (and onnxruntime, which follows torch's count) `threads` CPU threads, else
+    `DEFAULT_THREADS` unless OMP_NUM_THREADS is set. Before torch is imported only
+    OMP_NUM_THREADS is set (torch reads it on import), so a command that never needs torch
+    (a cache hit) still does not import it.
+
+    Returns:
+        The thread count set, or None when OMP_NUM_THREADS decides.
+    """
+    if threads is None and os.environ.get("OMP_NUM_THREADS"):
+        return None
+    count = threads or DEFAULT_THREADS
+    torch = sys.modules.get("torch")
+    if torch is None:
+        os.environ["OMP_NUM_THREADS"] = str(count)
+        return count
+    torch.set_num_threads(count)
+    with contextlib.suppress(RuntimeError):  # only possible before any inter-op work
+        torch.set_num_interop_threads(count)
+    return count

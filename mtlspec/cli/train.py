@@ -14,8 +14,10 @@ import click
 from mtlspec.cli.data_source import data_source_options
 from mtlspec.cli.options import (
     allow_import_option,
+    apply_threads,
     device_option,
     json_option,
+    threads_option,
 )
 from mtlspec.cli.train_options import recipe_options, resolve
 from mtlspec.errors import MtlspecError
@@ -94,6 +96,7 @@ def parse_task_weights(text: str) -> dict[str, float]:
               help="Single-task metrics to report Δm against: JSON {task: value}, "
                    "{task: {metric: value}} or `train --json` output (repeatable, merged).")
 @recipe_options
+@threads_option
 @allow_import_option
 @json_option()
 @click.pass_context
@@ -123,6 +126,7 @@ def train_command(ctx: click.Context, **params: Any) -> None:
     from mtlspec.cli.train_run import for_seed, train_once
 
     as_json = options["as_json"]
+    apply_threads(options["threads"])
     if not options["seeds"]:
         report = train_once(dict(options, progress=not as_json))
         click.echo(json.dumps(report, indent=2)) if as_json else print_report(report)
@@ -131,7 +135,7 @@ def train_command(ctx: click.Context, **params: Any) -> None:
 
     seeds = options["seeds"]
     parallel = min(options["parallel"] or os.cpu_count() or 1, len(seeds))
-    threads = max(1, (os.cpu_count() or 1) // parallel)
+    threads = options["threads"] or max(1, (os.cpu_count() or 1) // parallel)
     jobs = [dict(for_seed(options, s), threads=threads if parallel > 1 else 0) for s in seeds]
     reports = run_seeds(train_once, jobs, parallel, preload=(
         "torch", "mtlspec.compile.load", "mtlspec.train.settings", "mtlspec.cli.train_run"))

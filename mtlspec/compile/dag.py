@@ -34,8 +34,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torchvision.models.resnet import BasicBlock
 
+from mtlspec.backbone.resnet import BasicBlock
 from mtlspec.compile.heads import build_head
 from mtlspec.errors import MtlspecError
 from mtlspec.registry import registers_into
@@ -89,7 +89,7 @@ def edge_sepconv3x3(*, channels: int) -> nn.Module:
 
 @_register_edge("residual")
 def edge_residual(*, channels: int) -> nn.Module:
-    """torchvision's ResNet BasicBlock: conv3x3-BN-ReLU-conv3x3-BN, + input, ReLU."""
+    """ResNet's BasicBlock: conv3x3-BN-ReLU-conv3x3-BN, + input, ReLU."""
     return BasicBlock(channels, channels)
 
 
@@ -248,10 +248,13 @@ class DagModel(nn.Module):
         self.heads = nn.ModuleDict({
             t.name: build_head(t.head, in_channels=channels, size=shape[-2:]) for t in spec.tasks
         })
-        # The stem's output shape, from a copy on the meta device: no arithmetic, and the real
-        # stem's BatchNorm statistics stay untouched; eval: a 1x1 state of batch 1 is fine.
-        probe = copy.deepcopy(self.stem).to("meta").eval()
-        self.state_shape = tuple(probe(torch.empty(shape, device="meta")).shape)
+        # The stem's output shape, from one image through a copy in eval mode: the real stem's
+        # BatchNorm statistics stay untouched. (Not on the meta device: BatchNorm there runs
+        # torch's decompositions, which import torch._dynamo and sympy, seconds of start-up.)
+        probe = copy.deepcopy(self.stem).eval()
+        with torch.no_grad():
+            out = probe(torch.zeros((1, *shape[1:])))
+        self.state_shape = (shape[0], *out.shape[1:])
 
     def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Each task's feature (sum of its read-out states), every distinct value once."""

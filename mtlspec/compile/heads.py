@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torchvision.models.segmentation.deeplabv3 import ASPP
 
 from mtlspec.errors import MtlspecError
 from mtlspec.registry import registers_into
@@ -96,11 +95,57 @@ def conv(*, in_channels: int, size: tuple[int, int], classes: int | None = None,
     return nn.Sequential(*layers)
 
 
+class ASPP(nn.Module):
+    """Atrous spatial pyramid pooling (DeepLabv3): a 1x1 conv, one dilated 3x3 conv per rate
+    and image-level pooling, each conv-BN-ReLU to `channels`, concatenated and projected back
+    to `channels` (1x1 conv-BN-ReLU, dropout 0.5).
+
+    Same submodules (`convs`, `project`), parameters and operations as torchvision's ASPP, so
+    state dicts and costs are the same; written here because importing it would import all
+    of torchvision (`torch._dynamo` and sympy too), seconds for every compile.
+
+    Example:
+        >>> ASPP(8, [2], 4)(torch.zeros(2, 8, 5, 5)).shape
+        torch.Size([2, 4, 5, 5])
+    """
+
+    def __init__(self, in_channels: int, rates: Sequence[int], channels: int = 256) -> None:
+        super().__init__()
+
+        def conv_bn_relu(conv: nn.Conv2d) -> list[nn.Module]:
+            return [conv, nn.BatchNorm2d(channels), nn.ReLU()]
+
+        branches = [nn.Sequential(*conv_bn_relu(nn.Conv2d(in_channels, channels, 1, bias=False)))]
+        branches += [nn.Sequential(*conv_bn_relu(nn.Conv2d(
+            in_channels, channels, 3, padding=rate, dilation=rate, bias=False)))
+            for rate in rates]
+        branches.append(_ImagePooling(
+            nn.AdaptiveAvgPool2d(1),
+            *conv_bn_relu(nn.Conv2d(in_channels, channels, 1, bias=False))))
+        self.convs = nn.ModuleList(branches)
+        self.project = nn.Sequential(
+            *conv_bn_relu(nn.Conv2d(len(branches) * channels, channels, 1, bias=False)),
+            nn.Dropout(0.5))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.project(torch.cat([branch(x) for branch in self.convs], dim=1))
+
+
+class _ImagePooling(nn.Sequential):
+    """ASPP's image-level branch: pool to 1x1, conv-BN-ReLU, upsample back (bilinear)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        size = x.shape[-2:]
+        for layer in self:
+            x = layer(x)
+        return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
 @register_head("aspp")
 def aspp(*, in_channels: int, size: tuple[int, int], classes: int | None = None,
          out: int | None = None, rates: int | Sequence[int] = (6, 12, 18),
          channels: int = 256) -> nn.Module:
-    """DeepLabv3's head: torchvision's ASPP, a 3x3 conv-BN-ReLU, a 1x1 classifier, upsampled."""
+    """DeepLabv3's head: ASPP, a 3x3 conv-BN-ReLU, a 1x1 classifier, upsampled."""
     rates = [rates] if isinstance(rates, int) else list(rates)
     return nn.Sequential(
         ASPP(in_channels, rates, channels),

@@ -14,6 +14,8 @@ The grouping API is re-exported here; importing this package stays torch-free an
     2.5
 """
 
+from typing import Any
+
 from mtlspec.search.grouping import (
     Candidate,
     CandidateTable,
@@ -29,7 +31,6 @@ from mtlspec.search.grouping import (
     reassign,
     select,
     sweep,
-    to_spec,
 )
 
 __all__ = [
@@ -37,3 +38,11 @@ __all__ = [
     "higher_order_approximation", "load_table", "make_table", "parse_sweep", "reassign", "select",
     "sweep", "to_spec",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "to_spec":  # builds IR (pydantic): loaded on first use
+        from mtlspec.search.grouping.spec import to_spec
+
+        return to_spec
+    raise AttributeError(f"module 'mtlspec.search' has no attribute {name!r}")

@@ -3,6 +3,11 @@
 The builder collects every problem it can see while building (a duplicated item, a missing
 `layout`, a non-integer count) instead of stopping at the first; semantic rules the IR can
 express are left to `validate`.
+
+IR nodes are made with `model_construct`: the builder already gives every field its exact type
+(tuples, frozensets, floats), so pydantic's validation would check nothing, and building its
+validators is a third of `mtlspec validate`'s time. tests/test_start_up.py checks that the IR
+equals and serialises like a validated copy.
 """
 
 from __future__ import annotations
@@ -136,7 +141,8 @@ class Builder(SpecItems):
         name_tok, *rest = node.children
         self.mark(path, node)
         self.mark((*path, "name"), name_tok)
-        return ir.Call(name=str(name_tok), args=self.args(rest[0] if rest else None, path))
+        args = self.args(rest[0] if rest else None, path)
+        return ir.Call.model_construct(name=str(name_tok), args=args)
 
     def task_set(self, node: Tree | Token, path: Path_) -> frozenset[str]:
         """A `{a, b}` set: one TASK_SET token when well-formed, else a `names` tree."""
@@ -219,7 +225,7 @@ class Builder(SpecItems):
                 found["layout"] = self.expand_branches(node, found)
         if not self.require(found, _REQUIRED["model"], f"model `{name}`", node.children[0]):
             return None
-        return ir.TreeSpec(
+        return ir.TreeSpec.model_construct(
             name=name,
             input=found["input"],
             backbone=found["backbone"],
@@ -237,7 +243,7 @@ class Builder(SpecItems):
             return None
         if found["central"] is None:  # incomplete; `central` reported what it lacks
             return None
-        return ir.DagSpec(
+        return ir.DagSpec.model_construct(
             name=name,
             input=found["input"],
             central=found["central"],
@@ -251,7 +257,7 @@ class Builder(SpecItems):
         found = self.items(node, handlers)
         if not self.require(found, _REQUIRED["grouping"], f"grouping `{name}`", node.children[0]):
             return None
-        return ir.GroupingSpec(
+        return ir.GroupingSpec.model_construct(
             name=name,
             input=found["input"],
             tasks=found["tasks"],
@@ -267,7 +273,7 @@ class Builder(SpecItems):
         for i, tok in enumerate(dims):
             self.mark(("input", "shape", i), tok)
         shape = tuple(self.integer(tok, "a dimension") for tok in dims)
-        return ir.TensorInput(name=str(name_tok), dtype=str(dtype_tok), shape=shape)
+        return ir.TensorInput.model_construct(name=str(name_tok), dtype=str(dtype_tok), shape=shape)
 
     def backbone(self, node: Tree) -> ir.Backbone:
         ref_node, *rest = node.children
@@ -282,8 +288,9 @@ class Builder(SpecItems):
         }) if body is not None else {}
         if "blocks_auto" in options and "blocks_after" in options:
             self.error("`blocks` is given twice", body)
-        blocks = options.get("blocks_auto") or options.get("blocks_after") or ir.AutoBlocks()
-        return ir.Backbone(
+        blocks = (options.get("blocks_auto") or options.get("blocks_after")
+                  or ir.AutoBlocks.model_construct())
+        return ir.Backbone.model_construct(
             ref=self.ref(ref_node),
             args=self.args(args_node, ("backbone",)),
             blocks=blocks,
@@ -299,12 +306,12 @@ class Builder(SpecItems):
     def blocks_auto(self, node: Tree) -> ir.AutoBlocks:
         self.mark(("backbone", "blocks"), node)
         if not node.children:
-            return ir.AutoBlocks()
+            return ir.AutoBlocks.model_construct()
         count = self.integer(node.children[0], "the block count")
         if count > MAX_BLOCKS:
             self.error(f"the block count {count} is too large (at most {MAX_BLOCKS})",
                        node.children[0])
-        return ir.AutoBlocks(count=count)
+        return ir.AutoBlocks.model_construct(count=count)
 
     def blocks_after(self, node: Tree) -> ir.CutAfter:
         self.mark(("backbone", "blocks"), node)
@@ -314,7 +321,7 @@ class Builder(SpecItems):
             text = unquote(first) if first.type == "STRING" else str(first)
             self.mark(("backbone", "blocks", i), cut)
             names.append(text)
-        return ir.CutAfter(after=tuple(names))
+        return ir.CutAfter.model_construct(after=tuple(names))
 
     def tasks(self, node: Tree) -> tuple[ir.Task, ...]:
         self.mark(("tasks",), node, anchor=True, block=True)
@@ -323,7 +330,8 @@ class Builder(SpecItems):
             name_tok, call = task.children
             self.mark(("tasks", i), task, anchor=True)
             self.mark(("tasks", i, "name"), name_tok)
-            out.append(ir.Task(name=str(name_tok), head=self.call(call, ("tasks", i, "head"))))
+            head = self.call(call, ("tasks", i, "head"))
+            out.append(ir.Task.model_construct(name=str(name_tok), head=head))
         return tuple(out)
 
     def layout(self, node: Tree) -> tuple[frozenset[frozenset[str]], ...]:

@@ -55,13 +55,13 @@ class SpecItems:
                     else:
                         self.error(f"params must be a whole number, got {value_tok}", value_tok)
                         value = 0
-                limits[key] = value
-        return ir.Budget(**limits)
+                limits[key] = value if key == "params" else float(value)
+        return ir.Budget.model_construct(**limits)
 
     def _latency(self, ms: float, setup: Tree | None) -> ir.Latency:
         """`latency_ms <= T [@ RUNTIME [batch N] [threads N]]` (default: ort-cpu, batch 1)."""
         if setup is None:
-            return ir.Latency(ms=ms)
+            return ir.Latency.model_construct(ms=float(ms))
         runtime, *options = setup.children
         found: dict[str, int] = {}
         for option in options:
@@ -74,7 +74,7 @@ class SpecItems:
                 self.error(f"measurement option `{name}` is given twice", name_tok)
             else:
                 found[name] = self.integer(value_tok, f"`{name}`")
-        return ir.Latency(ms=ms, runtime=str(runtime), **found)
+        return ir.Latency.model_construct(ms=float(ms), runtime=str(runtime), **found)
 
     def central(self, node: Tree) -> ir.Central | None:
         self.mark(("central",), node, anchor=True, block=True)
@@ -88,7 +88,7 @@ class SpecItems:
         found = {("edge" if k == "edge_op" else k): v for k, v in found.items()}
         if not self.require(found, ("states", "flow", "stem", "edge"), "`central`", node):
             return None
-        return ir.Central(**found)
+        return ir.Central.model_construct(**found)
 
     def _central_int(self, node: Tree, key: str) -> int:
         self.mark(("central", key), node, anchor=True)
@@ -113,7 +113,7 @@ class SpecItems:
         found = {{"read_in": "in", "read_out": "out"}.get(k, k): v for k, v in found.items()}
         if not self.require(found, ("in", "out"), f"topology `{task_tok}`", task_tok):
             return None
-        return ir.Topology(
+        return ir.Topology.model_construct(
             task=str(task_tok),
             read_in=found["in"],
             edges=found.get("edges", frozenset()),
@@ -161,7 +161,7 @@ class SpecItems:
             self.spans[(*path, "width")] = self.spans[(*path, "args", "width")]
         self.mark((*path, "trains"), trains_node)
         self.mark((*path, "serves"), serves_node)
-        return ir.Network(
+        return ir.Network.model_construct(
             name=str(name_tok),
             backbone=self.ref(ref_node),
             args=args,

@@ -41,9 +41,10 @@ Row: TypeAlias = Annotated[frozenset[frozenset[str]], _AS_SORTED]
 
 
 class Node(BaseModel):
-    """Base of every IR node: immutable, no unknown fields."""
+    """Base of every IR node: immutable, no unknown fields. Validators are built on first use
+    (`defer_build`): the parser constructs nodes directly, so parsing never builds them."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Call(Node):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import io
 import re
 import sys
 from dataclasses import dataclass, field
@@ -110,19 +111,36 @@ def _check_split_word(last, tok) -> None:
     )
 
 
+_LARK_OPTIONS = {"parser": "lalr", "lexer": "contextual", "propagate_positions": True,
+                 "maybe_placeholders": False}
+
+
 @functools.lru_cache(maxsize=1)
 def _parser() -> Lark:
+    """The spec parser; its LALR tables come from mtlspec's cache (`mtlspec.cache`) when
+    there: building them takes ~60 ms a run. The entry's name holds everything the tables
+    depend on (grammar, options, lark's version); one that does not load is rebuilt."""
+    import hashlib
+
+    import lark
+
+    from mtlspec import cache
+
     grammar = resources.files("mtlspec.grammar").joinpath("mtlspec.lark").read_text("utf-8")
-    return Lark(
-        grammar,
-        parser="lalr",
-        lexer="contextual",
-        postlex=_Newlines(),
-        propagate_positions=True,
-        maybe_placeholders=False,
-        # LALR tables are cached in the temp folder (keyed by grammar hash): saves ~60 ms a run
-        cache=True,
-    )
+    digest = hashlib.sha256(f"{grammar}{sorted(_LARK_OPTIONS.items())}".encode()).hexdigest()
+    name = f"lark/{lark.__version__}-{digest[:24]}.tables"
+    saved = cache.load_bytes(name)
+    if saved is not None:
+        try:
+            # `Lark.load` takes no postlexer; `_load` is what lark's own `cache=` calls
+            return Lark.__new__(Lark)._load(io.BytesIO(saved), postlex=_Newlines())
+        except Exception:  # written by another lark, or damaged: rebuild below
+            pass
+    parser = Lark(grammar, postlex=_Newlines(), **_LARK_OPTIONS)
+    buffer = io.BytesIO()
+    parser.save(buffer, exclude_options=("postlex",))
+    cache.store_bytes(name, buffer.getvalue())
+    return parser
 
 
 def _collect_comments(text: str) -> list[tuple[int, int, str]]:

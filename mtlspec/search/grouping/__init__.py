@@ -18,6 +18,8 @@ Torch-free: `mtlspec group` selects without loading torch.
     'A'
 """
 
+from typing import Any
+
 from mtlspec.search.grouping.report import (
     baselines,
     higher_order_approximation,
@@ -34,7 +36,6 @@ from mtlspec.search.grouping.selection import (
     reassign,
     select,
 )
-from mtlspec.search.grouping.spec import base_backbone, to_spec
 from mtlspec.search.grouping.table import (
     Candidate,
     CandidateTable,
@@ -49,3 +50,12 @@ __all__ = [
     "make_table", "parse_sweep", "plot_tradeoff", "reassign", "select", "selection_table",
     "sweep", "to_spec",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # `spec` builds IR (pydantic): loaded on first use, so `mtlspec group --sweep` never loads it
+    if name in ("base_backbone", "to_spec"):
+        from mtlspec.search.grouping import spec
+
+        return getattr(spec, name)
+    raise AttributeError(f"module 'mtlspec.search.grouping' has no attribute {name!r}")
