@@ -111,6 +111,7 @@ def saved_report(data: dict[str, Any], spec_text: str) -> dict[str, Any]:
         spec_text: the text of the spec the report is of.
 
     Example:
+        >>> import json
         >>> from mtlspec import load_model
         >>> from mtlspec.cost import cost, cost_json
         >>> text = open("specs/nyuv2_dag.mtl").read()

@@ -59,12 +59,4 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     state = load_checkpoint_file(path, "train")
     if state.get("version") != CHECKPOINT_VERSION:
         raise MtlspecError(f"{path} is not an mtlspec training checkpoint")
-    missing = [k for k in _PARTS if not isinstance(state.get(k), dict)]
-    if missing:
-        raise MtlspecError(f"checkpoint {path} is incomplete: no {', '.join(missing)}; "
-                           "delete it to train from the start")
     return state
-
-
-# What every checkpoint holds, each a dict (train/epochs.py writes them).
-_PARTS = ("config", "model", "optimizer", "weighting", "rng", "run")

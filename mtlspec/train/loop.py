@@ -270,6 +270,11 @@ def _plain(options: Mapping[str, Any]) -> dict[str, Any]:
 
 def _restore(path: Path, config: dict[str, Any], model: nn.Module, parts: Parts) -> RunState:
     state = load_checkpoint(path)
+    missing = [k for k in ("config", "model", "optimizer", "weighting", "rng", "run")
+               if not isinstance(state.get(k), dict)]
+    if missing:  # a truncated or hand-made file: name it instead of a KeyError
+        raise MtlspecError(f"checkpoint {path} is incomplete: no {', '.join(missing)}; "
+                           "delete it to train from the start")
     if state["config"] != config:
         diff = ", ".join(f"{k}: {state['config'].get(k)!r} → {v!r}" for k, v in config.items()
                          if state["config"].get(k) != v)

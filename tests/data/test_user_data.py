@@ -125,7 +125,7 @@ def test_unknown_task_and_wrong_input_channels_are_located(tmp_path):
     spec.write_text(textwrap.dedent("""\
         model s {
           input image: float[1, 1, 16, 16]
-          backbone convnet(depth=2, width=8) { blocks: auto(2) }
+          backbone convnet(depth=2, width=8, in_channels=1) { blocks: auto(2) }
           tasks {
             segment: head conv(classes=17)
             colour: head linear(classes=3)
