@@ -13,7 +13,13 @@ import click
 
 from mtlspec.cli.base_spec import load_base, warn_mapping
 from mtlspec.cli.data_source import data_source_options, resolve_data
-from mtlspec.cli.options import allow_import_option, device_option, json_option, parse_key_values
+from mtlspec.cli.options import (
+    allow_import_option,
+    device_option,
+    json_option,
+    parse_key_values,
+    search_weighting_options,
+)
 from mtlspec.cli.train import WEIGHTINGS
 from mtlspec.errors import MtlspecError
 from mtlspec.io import save_torch
@@ -49,11 +55,9 @@ def _write_spec(spec, output: str | None, as_json: bool) -> str:
 @click.option("--train-size", type=click.IntRange(1), default=None, help="Training items.")
 @click.option("--val-size", type=click.IntRange(1), default=None, help="Validation items.")
 @click.option("--test-size", type=click.IntRange(1), default=None, help="Test items.")
-@click.option("--weighting", type=click.Choice(WEIGHTINGS), default=None,
-              help="Combine the task gradients of the search's weight step with this method "
-              "(CoNAL paper, Table 7: + mgda, pcgrad, cagrad, ...) [default: their plain sum].")
-@click.option("--weighting-option", "weighting_options", multiple=True, metavar="KEY=VALUE",
-              help="An option of --weighting, e.g. normalization=l2 (repeatable).")
+@search_weighting_options(
+    WEIGHTINGS, "Combine the task gradients of the search's weight step with this method "
+    "(CoNAL paper, Table 7: + mgda, pcgrad, cagrad, ...) [default: their plain sum].")
 @device_option("Search and retrain on this device: cpu (default), cuda, cuda:1.")
 @click.option("--retrain", type=click.Choice(RETRAIN), default="rlw", show_default=True,
               help="Retrain the found spec from scratch with this loss weighting.")

@@ -9,7 +9,13 @@ import click
 
 from mtlspec.cli.base_spec import load_base
 from mtlspec.cli.data_source import data_source_options, resolve_data
-from mtlspec.cli.options import allow_import_option, device_option, json_option, parse_key_values
+from mtlspec.cli.options import (
+    allow_import_option,
+    device_option,
+    json_option,
+    parse_key_values,
+    search_weighting_options,
+)
 from mtlspec.cli.train import WEIGHTINGS
 from mtlspec.errors import MtlspecError
 from mtlspec.io import save_torch
@@ -41,11 +47,9 @@ def _positive(name: str, value: float | None, minimum: float = 1) -> None:
               help="Adam rate for the read-in, edge and read-out weights.")
 @click.option("--reduction", type=click.Choice(["flow", "random", "threshold"]), default="flow",
               show_default=True, help="Flow-based reduction, or a baseline at equal sparsity.")
-@click.option("--weighting", type=click.Choice(WEIGHTINGS), default=None,
-              help="Combine the task gradients of θ's update (search and fine-tuning) with this "
-              "method, e.g. mgda or pcgrad [default: the plain sum of the losses].")
-@click.option("--weighting-option", "weighting_options", multiple=True, metavar="KEY=VALUE",
-              help="An option of --weighting (repeatable).")
+@search_weighting_options(
+    WEIGHTINGS, "Combine the task gradients of θ's update (search and fine-tuning) with this "
+    "method, e.g. mgda or pcgrad [default: the plain sum of the losses].")
 @device_option("Search and fine-tune on this device: cpu (default), cuda, cuda:1.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--train-size", type=int, default=None, help="Training items (data default).")

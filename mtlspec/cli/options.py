@@ -35,6 +35,15 @@ def device_option(help: str) -> Decorator:
     return click.option("--device", default=None, metavar="DEVICE", help=help)
 
 
+def search_weighting_options(names: tuple[str, ...], help: str) -> Decorator:
+    """`--weighting NAME` (default None: the plain sum of the losses) and its repeatable
+    `--weighting-option KEY=VALUE`, as the searches take them (`search conal`, `search dag`)."""
+    weighting = click.option("--weighting", type=click.Choice(names), default=None, help=help)
+    option = click.option("--weighting-option", "weighting_options", multiple=True,
+                          metavar="KEY=VALUE", help="An option of --weighting (repeatable).")
+    return lambda command: weighting(option(command))
+
+
 def parse_key_values(pairs: tuple[str, ...], flag: str) -> dict[str, str]:
     """`("alpha=0.5", "rep_grad = true")` → {"alpha": "0.5", "rep_grad": "true"}: the raw
     text of a repeatable KEY=VALUE option (the reader converts each value to its type).
