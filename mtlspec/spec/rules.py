@@ -255,8 +255,9 @@ def builtin_backbone_problems(ref: str, args: dict[str, ir.Value], inp: ir.Tenso
                       f"got {len(inp.shape)} dimensions")
     if ref not in catalog.BUILTIN_BACKBONES:
         return
-    yield from call_problems(ir.Call(name=ref, args=args), catalog.BUILTIN_BACKBONES,
-                             "backbone", path)
+    # model_construct: the parts are IR already, and building a validator costs start-up time
+    call = ir.Call.model_construct(name=ref, args=args)
+    yield from call_problems(call, catalog.BUILTIN_BACKBONES, "backbone", path)
     channels = args.get("in_channels", 3)
     if len(inp.shape) == 4 and isinstance(channels, int) and channels != inp.shape[1]:
         where = (*path, "args", "in_channels") if "in_channels" in args else path

@@ -258,20 +258,3 @@ def test_an_explicit_cpu_device_trains_the_same_and_bad_devices_are_clear_errors
     if not torch.cuda.is_available():
         with pytest.raises(MtlspecError, match="CUDA is not available"):
             train(tiny_model(), tiny_data(), epochs=0, device="cuda")
-
-
-def test_train_scores_the_validation_split_once_per_epoch(monkeypatch):
-    # the last epoch's end already scored val on the final weights: train() reuses it
-    from mtlspec import load_model
-    from mtlspec.train import loop
-    from mtlspec.train.data import load_data
-
-    calls = []
-    scores = loop._scores
-    monkeypatch.setattr(loop, "_scores", lambda model, data, split, *rest:
-                        calls.append(split) or scores(model, data, split, *rest))
-    data = load_data("multidigits", train_size=32, val_size=16, test_size=16)
-    result = loop.train(load_model("specs/conal_multidigits.mtl", seed=0), data, epochs=2,
-                        batch_size=16)
-    assert calls.count("val") == 2 and calls.count("test") == 1
-    assert result.all_val_metrics == result.history[-1]["val_metrics"]
