@@ -32,6 +32,7 @@ from mtlspec.train.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
+from mtlspec.train.device import check_device
 from mtlspec.train.epochs import (
     EpochLoop,
     Parts,
@@ -86,21 +87,6 @@ class TrainResult:
     # test_metrics (every metric of every task); empty for a grouping trained part by part
     best: dict[str, Any] = field(default_factory=dict)
     best_state: dict[str, torch.Tensor] | None = None  # its weights (a CPU state dict)
-
-
-def _device(name: str | torch.device) -> torch.device:
-    """A torch device that exists here, else a clear error."""
-    try:
-        device = torch.device(name)
-    except (RuntimeError, TypeError) as err:
-        raise MtlspecError(f"unknown device {name!r}: {err}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise MtlspecError(f"device {name!r}: CUDA is not available on this machine")
-    if device.type not in ("cpu", "cuda"):
-        raise MtlspecError(f"device {name!r}: mtlspec trains on cpu or cuda")
-    return device
-
-
 
 
 def train(
@@ -179,7 +165,7 @@ def train(
     if epochs < 0 or batch_size < 1:
         raise MtlspecError("need epochs ≥ 0 and batch size ≥ 1")
     if device is not None:
-        model.to(_device(device))
+        model.to(check_device(device))
     parts = getattr(model, "training_parts", None)
     if callable(parts):
         return _train_parts(model, parts(), data, checkpoint=checkpoint, weighting=weighting,
